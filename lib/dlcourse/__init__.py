@@ -1,0 +1,18 @@
+"""dlcourse - the shared library of "Phase 2 — 딥러닝 심화와 트랜스포머".
+
+Student-facing parts: run mode / seeding / device (:mod:`runtime`), data loaders (:mod:`data`),
+the training loop (:mod:`training`), plot helpers (:mod:`plotting`) and check helpers
+(:mod:`checks`). The subpackage :mod:`dlcourse.staff` (reference solutions, hidden checks,
+grading tools) is for instructors only and is left out of the student build.
+"""
+from . import checks, data, inspect, plotting, runtime, training
+from .checks import CheckFailed, assert_close, assert_shape, assert_true, check_gradients, count_parameters
+from .runtime import Context, run_mode, seed_everything, select_device, setup
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "checks", "data", "inspect", "plotting", "runtime", "training",
+    "CheckFailed", "assert_close", "assert_shape", "assert_true", "check_gradients", "count_parameters",
+    "Context", "run_mode", "seed_everything", "select_device", "setup",
+]

@@ -1,0 +1,170 @@
+"""Plot helpers: every figure gets a title and labelled axes, and can be saved in one call.
+
+Figure text is English so that it renders with matplotlib's default fonts on every machine.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+
+def save_figure(fig, path) -> Path | None:
+    """Save ``fig`` as PNG (creating folders); ``path=None`` only shows it."""
+    if path is None:
+        return None
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    return path
+
+
+def _to_numpy(x):
+    if isinstance(x, torch.Tensor):
+        return x.detach().float().cpu().numpy()
+    return np.asarray(x)
+
+
+def plot_lines(series: Mapping[str, Sequence[float]], *, x=None, xlabel: str, ylabel: str, title: str,
+               logx: bool = False, logy: bool = False, markers: bool = False, path=None, ax=None):
+    """Several named lines on one axis."""
+    if not series:
+        raise ValueError("그릴 데이터(series)가 비어 있습니다.")
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for name, ys in series.items():
+        ys = _to_numpy(ys)
+        xs = np.arange(1, len(ys) + 1) if x is None else _to_numpy(x)
+        ax.plot(xs, ys, marker="o" if markers else None, label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    if fig is not None:
+        fig.tight_layout()
+        save_figure(fig, path)
+    return ax.figure
+
+
+def plot_history(history, *, title: str, path=None):
+    """Train/test loss and accuracy per epoch from a :class:`dlcourse.training.History`."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    epochs = history.column("epoch")
+    plot_lines({"train": history.column("train_loss"),
+                **({"test": history.column("test_loss")} if history.epochs[0].test_loss is not None else {})},
+               x=epochs, xlabel="epoch", ylabel="loss", title=f"{title}: loss", markers=True, ax=ax_loss)
+    plot_lines({"train": history.column("train_acc"),
+                **({"test": history.column("test_acc")} if history.epochs[0].test_acc is not None else {})},
+               x=epochs, xlabel="epoch", ylabel="accuracy (%)", title=f"{title}: accuracy", markers=True,
+               ax=ax_acc)
+    fig.tight_layout()
+    save_figure(fig, path)
+    return fig
+
+
+def image_grid(images, *, title: str, titles: Sequence[str] | None = None, ncols: int = 8,
+               cmap: str | None = None, normalize_each: bool = True, path=None):
+    """A grid of images: ``(N, 3, H, W)`` shown as RGB, ``(N, H, W)`` or ``(N, 1, H, W)`` with ``cmap``."""
+    arr = _to_numpy(images).astype(np.float64)
+    if arr.ndim == 4 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim not in (3, 4) or (arr.ndim == 4 and arr.shape[1] != 3):
+        raise ValueError(f"images는 (N, 3, H, W) 또는 (N, H, W) 모양이어야 합니다 (받은 모양(shape): {arr.shape}).")
+    n = arr.shape[0]
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.7 * nrows + 0.5), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        img = arr[i]
+        if normalize_each:
+            lo, hi = img.min(), img.max()
+            img = (img - lo) / (hi - lo + 1e-12)
+        if img.ndim == 3:
+            img = np.clip(img.transpose(1, 2, 0), 0, 1)
+        ax.imshow(img, cmap=cmap if img.ndim == 2 else None)
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, path)
+    return fig
+
+
+def overlay_heatmaps(images, heatmaps, *, title: str, titles: Sequence[str] | None = None, alpha: float = 0.45,
+                     ncols: int = 6, path=None):
+    """Heatmaps in [0, 1] ``(N, H, W)`` drawn over RGB images ``(N, 3, H, W)`` (uint8 or float)."""
+    imgs = _to_numpy(images).astype(np.float64)
+    maps = _to_numpy(heatmaps).astype(np.float64)
+    if imgs.ndim != 4 or maps.ndim != 3 or imgs.shape[0] != maps.shape[0] or imgs.shape[2:] != maps.shape[1:]:
+        raise ValueError(f"images (N, 3, H, W)와 heatmaps (N, H, W)의 모양이 맞지 않습니다 "
+                         f"(받은 모양: {imgs.shape}, {maps.shape}).")
+    if imgs.max() > 1.0:
+        imgs = imgs / 255.0
+    n = imgs.shape[0]
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.0 * ncols, 2.1 * nrows + 0.5), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        ax.imshow(np.clip(imgs[i].transpose(1, 2, 0), 0, 1))
+        ax.imshow(maps[i], cmap="jet", alpha=alpha, vmin=0.0, vmax=1.0)
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, path)
+    return fig
+
+
+def bar_chart(values: Mapping[str, float], *, xlabel: str, ylabel: str, title: str, path=None):
+    """One bar per named value."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    names = list(values)
+    ax.bar(names, [float(values[k]) for k in names])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.tick_params(axis="x", labelrotation=30)
+    ax.grid(True, axis="y", alpha=0.3)
+    fig.tight_layout()
+    save_figure(fig, path)
+    return fig
+
+
+def feature_map_rows(maps: Mapping[str, torch.Tensor], *, title: str, per_row: int = 8, path=None):
+    """One row per layer: the first ``per_row`` channels of each ``(C, H, W)`` activation."""
+    if not maps:
+        raise ValueError("그릴 특성 맵(maps)이 비어 있습니다.")
+    names = list(maps)
+    fig, axes = plt.subplots(len(names), per_row, figsize=(1.4 * per_row, 1.5 * len(names) + 0.6), squeeze=False)
+    for r, name in enumerate(names):
+        fmap = _to_numpy(maps[name])
+        if fmap.ndim != 3:
+            raise ValueError(f"{name}의 특성 맵은 (C, H, W) 모양이어야 합니다 (받은 모양(shape): {fmap.shape}).")
+        for c in range(per_row):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c < fmap.shape[0]:
+                ax.imshow(fmap[c], cmap="viridis")
+            if c == 0:
+                ax.set_ylabel(f"{name}\n{fmap.shape[1]}x{fmap.shape[2]}", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, path)
+    return fig

@@ -1,0 +1,1 @@
+"""Reference solutions, one module per graded notebook, mirroring the student stubs."""

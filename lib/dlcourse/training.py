@@ -1,0 +1,166 @@
+"""The course's training loop: progress bars, per-step schedules, mixed precision, checkpoints.
+
+Nothing trains silently: :func:`fit` shows a tqdm bar per epoch and :func:`load_or_train` says
+whether it loaded a checkpoint or is training.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .checks import require_positive_int
+from .data._common import save_atomic
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    train_loss: float
+    train_acc: float
+    lr: float
+    seconds: float
+    test_loss: float | None = None
+    test_acc: float | None = None
+
+
+@dataclass
+class History:
+    """Per-epoch records plus optional per-step traces (e.g. gradient norms)."""
+
+    epochs: list = field(default_factory=list)
+    steps: dict = field(default_factory=dict)
+
+    def column(self, name: str) -> list:
+        return [getattr(r, name) for r in self.epochs]
+
+    @property
+    def total_seconds(self) -> float:
+        return float(sum(r.seconds for r in self.epochs))
+
+    def to_dict(self) -> dict:
+        return {"epochs": [asdict(r) for r in self.epochs], "steps": self.steps}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "History":
+        return cls(epochs=[EpochRecord(**r) for r in d["epochs"]], steps=d.get("steps", {}))
+
+
+def progress(iterable, desc: str, **kwargs):
+    """A progress bar (tqdm) that disappears when done; use it for hand-written training loops."""
+    return tqdm(iterable, desc=desc, leave=False, **kwargs)
+
+
+def _autocast(device: torch.device, enabled: bool):
+    # bf16 needs no GradScaler; on CPU autocast is slower than fp32, so only CUDA uses it.
+    if enabled and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, batches: Iterable, device, loss_fn: Callable | None = None,
+             amp: bool = True) -> tuple[float, float]:
+    """Mean loss and accuracy (%) of a classifier over ``batches`` of ``(x, y)``."""
+    device = torch.device(device)
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    model.eval()
+    total, correct, loss_sum = 0, 0, 0.0
+    for x, y in batches:
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with _autocast(device, amp):
+            logits = model(x)
+        loss_sum += float(loss_fn(logits.float(), y)) * y.shape[0]
+        correct += int((logits.argmax(1) == y).sum())
+        total += y.shape[0]
+    if total == 0:
+        raise ValueError("평가할 배치가 없습니다 (batches가 비어 있습니다).")
+    return loss_sum / total, 100.0 * correct / total
+
+
+def fit(model: nn.Module, train_batches: Iterable, *, epochs: int, optimizer: torch.optim.Optimizer,
+        device, loss_fn: Callable | None = None, scheduler=None, eval_batches: Iterable | None = None,
+        amp: bool = True, grad_clip: float | None = None, desc: str = "train",
+        max_steps: int | None = None) -> History:
+    """Train a classifier and return its :class:`History`.
+
+    Inputs:
+        train_batches / eval_batches: iterables of ``(x, y)`` (re-iterated every epoch).
+        scheduler: stepped after every optimiser step (per-step schedules such as warm-up + cosine).
+        grad_clip: if given, clip the global gradient norm to this value.
+        max_steps: stop early after this many optimiser steps (grade mode budgets).
+    """
+    require_positive_int(epochs, "epochs")
+    device = torch.device(device)
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    history = History()
+    step = 0
+    for epoch in range(1, epochs + 1):
+        model.train()
+        start = time.perf_counter()
+        total, correct, loss_sum = 0, 0, 0.0
+        bar = tqdm(train_batches, desc=f"{desc} {epoch}/{epochs}", leave=False)
+        for x, y in bar:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            with _autocast(device, amp):
+                logits = model(x)
+                loss = loss_fn(logits.float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if grad_clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            loss_sum += float(loss.detach()) * y.shape[0]
+            correct += int((logits.argmax(1) == y).sum())
+            total += y.shape[0]
+            step += 1
+            bar.set_postfix(loss=f"{loss_sum / total:.3f}", acc=f"{100.0 * correct / total:.1f}%")
+            if max_steps is not None and step >= max_steps:
+                break
+        record = EpochRecord(epoch=epoch, train_loss=loss_sum / max(total, 1),
+                             train_acc=100.0 * correct / max(total, 1),
+                             lr=float(optimizer.param_groups[0]["lr"]), seconds=0.0)
+        if eval_batches is not None:
+            record.test_loss, record.test_acc = evaluate(model, eval_batches, device, loss_fn, amp)
+        record.seconds = time.perf_counter() - start
+        history.epochs.append(record)
+        test = f", test acc {record.test_acc:.2f}%" if record.test_acc is not None else ""
+        print(f"[{desc}] epoch {epoch}/{epochs}: train loss {record.train_loss:.4f}, "
+              f"train acc {record.train_acc:.2f}%{test} ({record.seconds:.1f}s)")
+        if max_steps is not None and step >= max_steps:
+            break
+    return history
+
+
+def load_or_train(path, model: nn.Module, train: Callable[[], History], *, meta: dict | None = None,
+                  enabled: bool = True) -> History:
+    """Load ``model`` and its history from ``path`` if it was trained with the same ``meta``;
+    otherwise call ``train()`` and save a checkpoint.
+
+    ``enabled=False`` (grade mode) always trains and never reads or writes a file.
+    """
+    path = Path(path)
+    meta = json.loads(json.dumps(meta or {}, default=str))  # comparable, JSON-safe
+    if enabled and path.exists():
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+        if blob.get("meta") == meta:
+            model.load_state_dict(blob["state_dict"])
+            print(f"[dlcourse] 체크포인트를 불러왔습니다 (loaded checkpoint): {path}")
+            return History.from_dict(blob["history"])
+        print(f"[dlcourse] 설정이 바뀌어 체크포인트를 다시 만듭니다 (config changed): {path}")
+    print("[dlcourse] 학습을 시작합니다 (training).")
+    history = train()
+    if enabled:
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        save_atomic({"meta": meta, "state_dict": state, "history": history.to_dict()}, path)
+        print(f"[dlcourse] 체크포인트 저장 (saved checkpoint): {path}")
+    return history
