@@ -2,8 +2,8 @@
 
 Student-facing parts: run mode / seeding / device (:mod:`runtime`), data loaders (:mod:`data`),
 the training loop (:mod:`training`), plot helpers (:mod:`plotting`) and check helpers
-(:mod:`checks`). The subpackage :mod:`dlcourse.staff` (reference solutions, hidden checks,
-grading tools) is for instructors only and is left out of the student build.
+(:mod:`checks`), model inspection (:mod:`inspect`). Instructor-only parts (reference solutions,
+hidden checks, grading tools) live in a subpackage that the student build leaves out.
 """
 from . import checks, data, inspect, plotting, runtime, training
 from .checks import CheckFailed, assert_close, assert_shape, assert_true, check_gradients, count_parameters

@@ -9,23 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-def conv_shortcut(in_planes, out_planes, stride):
-    """Shortcut branch of a residual block.
-
-    Inputs:
-        in_planes: channels entering the block; out_planes: channels leaving it; stride: block stride.
-    Returns:
-        ``nn.Identity()`` when the shape is unchanged (stride 1 and in_planes == out_planes);
-        otherwise the projection ``nn.Sequential(Conv2d(in_planes, out_planes, 1, stride, bias=False),
-        BatchNorm2d(out_planes))``.
-    """
-    if stride == 1 and in_planes == out_planes:
-        return nn.Identity()
-    return nn.Sequential(
-        nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False),
-        nn.BatchNorm2d(out_planes),
-    )
+NOTEBOOK = "week05/resnet_implementation.ipynb"
 
 
 class BasicBlock(nn.Module):
@@ -34,7 +18,8 @@ class BasicBlock(nn.Module):
     Attributes (names are fixed: the grader copies weights by name):
         conv1: Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False); bn1: BatchNorm2d(planes)
         conv2: Conv2d(planes, planes, 3, stride=1, padding=1, bias=False); bn2: BatchNorm2d(planes)
-        shortcut: conv_shortcut(in_planes, planes * expansion, stride)
+        shortcut: nn.Identity() if stride == 1 and in_planes == planes * expansion, else the projection
+            Sequential(Conv2d(in_planes, planes * expansion, 1, stride=stride, bias=False), BatchNorm2d(planes * expansion))
 
     Inputs:  x (B, in_planes, H, W)
     Returns: (B, planes, ceil(H / stride), ceil(W / stride))
@@ -48,7 +33,12 @@ class BasicBlock(nn.Module):
         self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, kernel_size=3, stride=1, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
-        self.shortcut = conv_shortcut(in_planes, planes * self.expansion, stride)
+        self.shortcut = nn.Identity()
+        if stride != 1 or in_planes != planes * self.expansion:  # shape changes: project x
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_planes, planes * self.expansion, kernel_size=1, stride=stride, bias=False),
+                nn.BatchNorm2d(planes * self.expansion),
+            )
 
     def forward(self, x):
         out = F.relu(self.bn1(self.conv1(x)))  # (B, planes, H/s, W/s)
@@ -63,7 +53,8 @@ class Bottleneck(nn.Module):
         conv1: Conv2d(in_planes, planes, 1, bias=False); bn1: BatchNorm2d(planes)
         conv2: Conv2d(planes, planes, 3, stride=stride, padding=1, bias=False); bn2: BatchNorm2d(planes)
         conv3: Conv2d(planes, planes * expansion, 1, bias=False); bn3: BatchNorm2d(planes * expansion)
-        shortcut: conv_shortcut(in_planes, planes * expansion, stride)
+        shortcut: nn.Identity() if stride == 1 and in_planes == planes * expansion, else the projection
+            Sequential(Conv2d(in_planes, planes * expansion, 1, stride=stride, bias=False), BatchNorm2d(planes * expansion))
     The stride sits on the 3×3 convolution (as in torchvision's ResNet).
 
     Inputs:  x (B, in_planes, H, W)
@@ -81,7 +72,12 @@ class Bottleneck(nn.Module):
         self.bn2 = nn.BatchNorm2d(planes)
         self.conv3 = nn.Conv2d(planes, width, kernel_size=1, bias=False)
         self.bn3 = nn.BatchNorm2d(width)
-        self.shortcut = conv_shortcut(in_planes, width, stride)
+        self.shortcut = nn.Identity()
+        if stride != 1 or in_planes != width:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_planes, width, kernel_size=1, stride=stride, bias=False),
+                nn.BatchNorm2d(width),
+            )
 
     def forward(self, x):
         out = F.relu(self.bn1(self.conv1(x)))    # (B, planes, H, W): cheap 1×1 reduction

@@ -1,0 +1,56 @@
+# Phase 2 — 딥러닝 심화와 트랜스포머: the two commands of the README, and a few helpers.
+#
+#   make demo   set up, regenerate release/, autograde an example class, print the grade table
+#   make test   set up, run the whole test suite (what CI runs)
+#
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+JOBS ?= 2
+
+# Course data (CIFAR-10, Multi30k): ../shared/data when it is there, else DLCOURSE_DATA_ROOT or
+# ~/dlcourse_data. Decoded caches go inside the project.
+SHARED_DATA := $(wildcard $(abspath ../shared/data))
+ifneq ($(SHARED_DATA),)
+export DLCOURSE_DATA_ROOT ?= $(SHARED_DATA)
+endif
+export DLCOURSE_CACHE_DIR ?= $(CURDIR)/.cache/dlcourse
+# Jupyter writes into the project, never into ~/.jupyter.
+export JUPYTER_CONFIG_DIR := $(CURDIR)/.jupyter/config
+export JUPYTER_DATA_DIR := $(CURDIR)/.jupyter/data
+export JUPYTER_RUNTIME_DIR := $(CURDIR)/.jupyter/runtime
+export IPYTHONDIR := $(CURDIR)/.jupyter/ipython
+export MPLCONFIGDIR := $(CURDIR)/.jupyter/matplotlib
+
+.PHONY: setup demo test report release student-wheel lab clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt lib/pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check -e lib
+	@mkdir -p $(JUPYTER_CONFIG_DIR) $(JUPYTER_DATA_DIR) $(JUPYTER_RUNTIME_DIR) $(IPYTHONDIR) $(MPLCONFIGDIR)
+	@touch $@
+
+demo: setup
+	$(PY) -m dlcourse.staff demo
+
+test: setup
+	$(PY) -m pytest -n $(JOBS) tests
+
+report: setup
+	$(PY) -m dlcourse.staff report
+
+release: setup
+	$(PY) -m dlcourse.staff release
+
+student-wheel: setup
+	$(PY) -m dlcourse.staff student-wheel
+
+lab: setup
+	$(VENV)/bin/jupyter lab release/
+
+clean:
+	rm -rf .cache .jupyter submitted feedback gradebook.db dist build .pytest_cache
+	find autograded -mindepth 1 ! -name README.md -exec rm -rf {} +

@@ -1,0 +1,58 @@
+"""Shared test setup: Jupyter stays inside the project, data and caches point at their settings."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+for var, sub in {"JUPYTER_CONFIG_DIR": "config", "JUPYTER_DATA_DIR": "data", "JUPYTER_RUNTIME_DIR": "runtime",
+                 "IPYTHONDIR": "ipython", "MPLCONFIGDIR": "matplotlib"}.items():
+    os.environ[var] = str(ROOT / ".jupyter" / sub)
+    (ROOT / ".jupyter" / sub).mkdir(parents=True, exist_ok=True)
+os.environ.setdefault("MPLBACKEND", "Agg")
+# Two pytest workers and the kernels they start share the cores: one thread each, or OpenMP's
+# spinning threads oversubscribe the CPU and everything slows down many times over.
+for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = "1"
+if "DLCOURSE_DATA_ROOT" not in os.environ and (ROOT.parent / "shared" / "data").is_dir():
+    os.environ["DLCOURSE_DATA_ROOT"] = str(ROOT.parent / "shared" / "data")
+os.environ.setdefault("DLCOURSE_CACHE_DIR", str(ROOT / ".cache" / "dlcourse"))
+for var in ("NBGRADER_EXECUTION", "DLCOURSE_MODE"):
+    os.environ.pop(var, None)
+
+SOURCE_NOTEBOOKS = sorted(p.relative_to(ROOT / "source").as_posix() for p in (ROOT / "source").glob("*/*.ipynb"))
+ASSIGNMENTS = sorted({nb.split("/")[0] for nb in SOURCE_NOTEBOOKS})
+
+
+def data_root() -> Path:
+    return Path(os.environ.get("DLCOURSE_DATA_ROOT", Path.home() / "dlcourse_data"))
+
+
+@pytest.fixture
+def needs_cifar():
+    root = data_root()
+    if not ((root / "cifar10" / "cifar10-jpg.tar.gz").exists() or (root / "cifar10" / "cifar-10-batches-py").exists()):
+        pytest.skip(f"CIFAR-10 is not under the data root {root} (set DLCOURSE_DATA_ROOT)")
+    return root
+
+
+def copy_course(dest: Path) -> Path:
+    """A throw-away course folder: source/, release/, the config and the mutant bank."""
+    dest.mkdir(parents=True, exist_ok=True)
+    def notebooks_only(folder, names):
+        # assignment folders keep their notebooks; what a run wrote next to them stays behind
+        depth = len(Path(folder).relative_to(ROOT).parts)
+        return [n for n in names if n == ".ipynb_checkpoints" or (depth >= 2 and (Path(folder) / n).is_dir())]
+
+    for name in ("source", "release"):
+        shutil.copytree(ROOT / name, dest / name, ignore=notebooks_only)
+    shutil.copy(ROOT / "nbgrader_config.py", dest / "nbgrader_config.py")
+    (dest / "tests").mkdir(exist_ok=True)
+    shutil.copytree(ROOT / "tests" / "mutants", dest / "tests" / "mutants")
+    return dest
