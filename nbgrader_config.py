@@ -4,6 +4,8 @@ Paths are relative to this file's folder, so the same file serves the repository
 temporary course copies that the tests build.
 """
 import os
+import pathlib
+import re
 
 c = get_config()  # noqa: F821 (provided by nbgrader)
 
@@ -15,11 +17,13 @@ c.CourseDirectory.submitted_directory = "submitted"
 c.CourseDirectory.autograded_directory = "autograded"
 c.CourseDirectory.feedback_directory = "feedback"
 
-# Folders a notebook writes next to itself when run (deliverables, checkpoints) never travel
-# from source/ into release/ or over a student's submission.
-DELIVERABLE_DIRS = [
-    "feature_visualization", "performance_analysis", "checkpoints",
-]
+# Folders a notebook writes next to itself when run (its deliverables, via ctx.outdir("..."),
+# and checkpoints) never travel from source/ into release/ or over a student's submission.
+_HERE = pathlib.Path(__file__).resolve().parent
+DELIVERABLE_DIRS = sorted({"checkpoints"} | {
+    name for nb in _HERE.glob("source/*/*.ipynb")
+    for name in re.findall(r'ctx\.outdir\(\\"([^"\\]+)\\"\)', nb.read_text(encoding="utf-8"))
+})
 c.CourseDirectory.ignore = [
     ".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", *DELIVERABLE_DIRS,
 ]

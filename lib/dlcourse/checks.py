@@ -21,12 +21,14 @@ def _fmt_shape(shape) -> str:
 
 def assert_true(condition: bool, message: str) -> None:
     """Fail with ``message`` unless ``condition`` holds."""
+    __tracebackhide__ = True  # students see their line, not the helper's
     if not condition:
         raise CheckFailed(message)
 
 
 def assert_shape(tensor, expected: Sequence[int | None], name: str = "출력") -> None:
     """Check ``tensor.shape``; ``None`` in ``expected`` matches any size."""
+    __tracebackhide__ = True  # students see their line, not the helper's
     if not isinstance(tensor, torch.Tensor):
         raise CheckFailed(f"{name}은(는) torch.Tensor여야 합니다 (받은 타입: {type(tensor).__name__}).")
     shape = tuple(tensor.shape)
@@ -39,6 +41,7 @@ def assert_shape(tensor, expected: Sequence[int | None], name: str = "출력") -
 
 def assert_close(actual, expected, *, atol: float = 1e-5, rtol: float = 1e-4, name: str = "값") -> None:
     """Element-wise closeness with a message giving the worst element and its index."""
+    __tracebackhide__ = True  # students see their line, not the helper's
     actual_t = torch.as_tensor(actual)
     expected_t = torch.as_tensor(expected)
     if actual_t.shape != expected_t.shape:
@@ -87,6 +90,7 @@ def numeric_gradient(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
 def check_gradients(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *,
                     eps: float = 1e-6, atol: float = 1e-6, rtol: float = 1e-4, name: str = "그래디언트") -> None:
     """Compare autograd's gradient of the scalar ``fn(x)`` with a numeric one, in float64."""
+    __tracebackhide__ = True
     x64 = x.detach().to(torch.float64).clone().requires_grad_(True)
     out = fn(x64)
     if not isinstance(out, torch.Tensor) or out.numel() != 1:

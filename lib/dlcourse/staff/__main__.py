@@ -20,9 +20,9 @@ from pathlib import Path
 from . import course, mutation
 
 
-def cmd_release(root: Path) -> int:
+def cmd_release(root: Path, only: str | None = None) -> int:
     c = course.Course(root)
-    for assignment in c.assignments():
+    for assignment in [only] if only else c.assignments():
         c.generate(assignment)
         print(f"release/{assignment}: {', '.join(c.notebooks(assignment))}")
     return 0
@@ -94,10 +94,11 @@ def main(argv=None) -> int:
     parser.add_argument("command", choices=["release", "demo", "report", "student-wheel"])
     parser.add_argument("--root", type=Path, default=None, help="course folder (default: found from the cwd)")
     parser.add_argument("--out", type=Path, default=None, help="student-wheel: output folder (default: dist/)")
+    parser.add_argument("--assignment", default=None, help="release: only this assignment (e.g. week05)")
     args = parser.parse_args(argv)
     root = (args.root or course.repo_root()).resolve()
     if args.command == "release":
-        return cmd_release(root)
+        return cmd_release(root, args.assignment)
     if args.command == "demo":
         return cmd_demo(root)
     if args.command == "report":
