@@ -72,6 +72,23 @@ def plot_history(history, *, title: str, path=None):
     return fig
 
 
+def _panels(n: int, ncols: int, size: tuple[float, float]):
+    """A figure of ``n`` panels in rows of ``ncols``; yields (index, axis) for the used panels."""
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows + 0.5), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    return fig, list(enumerate(axes.flat))[:n]
+
+
+def _finish(fig, title: str, path):
+    fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, path)
+    return fig
+
+
 def image_grid(images, *, title: str, titles: Sequence[str] | None = None, ncols: int = 8,
                cmap: str | None = None, normalize_each: bool = True, path=None):
     """A grid of images: ``(N, 3, H, W)`` shown as RGB, ``(N, H, W)`` or ``(N, 1, H, W)`` with ``cmap``."""
@@ -80,14 +97,8 @@ def image_grid(images, *, title: str, titles: Sequence[str] | None = None, ncols
         arr = arr[:, 0]
     if arr.ndim not in (3, 4) or (arr.ndim == 4 and arr.shape[1] != 3):
         raise ValueError(f"images는 (N, 3, H, W) 또는 (N, H, W) 모양이어야 합니다 (받은 모양(shape): {arr.shape}).")
-    n = arr.shape[0]
-    ncols = max(1, min(ncols, n))
-    nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.7 * nrows + 0.5), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i >= n:
-            continue
+    fig, panels = _panels(arr.shape[0], ncols, (1.6, 1.7))
+    for i, ax in panels:
         img = arr[i]
         if normalize_each:
             lo, hi = img.min(), img.max()
@@ -97,10 +108,7 @@ def image_grid(images, *, title: str, titles: Sequence[str] | None = None, ncols
         ax.imshow(img, cmap=cmap if img.ndim == 2 else None)
         if titles is not None:
             ax.set_title(titles[i], fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
-    save_figure(fig, path)
-    return fig
+    return _finish(fig, title, path)
 
 
 def overlay_heatmaps(images, heatmaps, *, title: str, titles: Sequence[str] | None = None, alpha: float = 0.45,
@@ -113,22 +121,13 @@ def overlay_heatmaps(images, heatmaps, *, title: str, titles: Sequence[str] | No
                          f"(받은 모양: {imgs.shape}, {maps.shape}).")
     if imgs.max() > 1.0:
         imgs = imgs / 255.0
-    n = imgs.shape[0]
-    ncols = max(1, min(ncols, n))
-    nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.0 * ncols, 2.1 * nrows + 0.5), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i >= n:
-            continue
+    fig, panels = _panels(imgs.shape[0], ncols, (2.0, 2.1))
+    for i, ax in panels:
         ax.imshow(np.clip(imgs[i].transpose(1, 2, 0), 0, 1))
         ax.imshow(maps[i], cmap="jet", alpha=alpha, vmin=0.0, vmax=1.0)
         if titles is not None:
             ax.set_title(titles[i], fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
-    save_figure(fig, path)
-    return fig
+    return _finish(fig, title, path)
 
 
 def bar_chart(values: Mapping[str, float], *, xlabel: str, ylabel: str, title: str, path=None):
