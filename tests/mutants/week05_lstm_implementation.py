@@ -1,0 +1,93 @@
+"""Mutants of week05/lstm_implementation.ipynb: realistic wrong versions of the student cells.
+
+Each edit replaces text of the reference solution cell (it must occur exactly once there).
+"""
+NOTEBOOK = "week05/lstm_implementation.ipynb"
+ROUND_TRIP = "cell-forget-input-swapped"
+
+MUTANTS = [
+    # --- LSTMCell ------------------------------------------------------------------------------
+    dict(name="cell-forget-input-swapped", cell="w05-lstm-cell",
+         why="forget and input gates swapped (gate order f, i, g, o instead of PyTorch's i, f, g, o)",
+         edits=[("i, f, g, o = z.chunk(4, dim=1)", "f, i, g, o = z.chunk(4, dim=1)")]),
+    dict(name="cell-no-tanh-on-cell-state", cell="w05-lstm-cell",
+         why="h = o * c: tanh missing on the cell state before the output gate",
+         edits=[("h = o * torch.tanh(c)", "h = o * c")]),
+    dict(name="cell-returns-c-h", cell="w05-lstm-cell",
+         why="h and c swapped in the returned state",
+         edits=[("        return h, c\n", "        return c, h\n")]),
+    dict(name="cell-candidate-sigmoid", cell="w05-lstm-cell",
+         why="candidate squashed with a sigmoid instead of tanh (it can only add, never subtract)",
+         edits=[("torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)", "torch.sigmoid(f), torch.sigmoid(g), torch.sigmoid(o)")]),
+    dict(name="cell-forget-on-hidden", cell="w05-lstm-cell",
+         why="forget gate applied to the previous hidden state instead of the previous cell state",
+         edits=[("c = f * state[1] + i * g", "c = f * state[0] + i * g")]),
+    dict(name="cell-no-bias-hh", cell="w05-lstm-cell",
+         why="recurrent bias bias_hh never used",
+         edits=[("+ h_prev @ self.weight_hh.T + self.bias_hh", "+ h_prev @ self.weight_hh.T")]),
+    # --- unroll / stacking ------------------------------------------------------------------------
+    dict(name="unroll-state-not-carried", cell="w05-lstm-unroll",
+         why="every step starts again from the initial state (the recurrence is lost)",
+         edits=[("h, c = cell(layer_input[:, t], (h, c))", "h, c = cell(layer_input[:, t], (state[0][k], state[1][k]))")]),
+    dict(name="unroll-last-layer-state-only", cell="w05-lstm-unroll",
+         why="(h_n, c_n) holds only the top layer's state",
+         edits=[("return layer_input, (torch.stack(h_n), torch.stack(c_n))",
+                 "return layer_input, (h_n[-1].unsqueeze(0), c_n[-1].unsqueeze(0))")]),
+    dict(name="unroll-first-layer-state-everywhere", cell="w05-lstm-unroll",
+         why="every layer starts from layer 0's initial state",
+         edits=[("h, c = state[0][k], state[1][k]", "h, c = state[0][0], state[1][0]")]),
+    dict(name="unroll-time-reversed", cell="w05-lstm-unroll",
+         why="reads the sequence from the last step to the first",
+         edits=[("h, c = cell(layer_input[:, t], (h, c))", "h, c = cell(layer_input[:, -1 - t], (h, c))")]),
+    # --- clipping and the training step -------------------------------------------------------------
+    dict(name="clip-never-applied", cell="w05-lstm-clip",
+         why="the clipping factor is computed but the gradients are not changed (out-of-place mul)",
+         edits=[("p.grad.mul_(scale)", "p.grad.mul(scale)")]),
+    dict(name="clip-after-step", cell="w05-lstm-clip",
+         why="clipping after optimizer.step(): the step already used the raw gradients",
+         edits=[("    grad_norm = clip_grad_norm(model.parameters(), math.inf if max_norm is None else max_norm)\n"
+                 "    optimizer.step()\n",
+                 "    optimizer.step()\n"
+                 "    grad_norm = clip_grad_norm(model.parameters(), math.inf if max_norm is None else max_norm)\n")]),
+    dict(name="clip-per-parameter", cell="w05-lstm-clip",
+         why="each parameter clipped by its own norm instead of the global norm",
+         edits=[("            p.grad.mul_(scale)  # one factor for all: the update keeps its direction\n",
+                 "            p.grad.mul_(min(1.0, max_norm / (float(p.grad.norm()) + 1e-6)))\n")]),
+    dict(name="clip-returns-clipped-norm", cell="w05-lstm-clip",
+         why="returns the norm after clipping, so the trace never shows the spikes",
+         edits=[("    return float(total)\n", "    return float(total) * min(1.0, scale)\n")]),
+    dict(name="clip-no-zero-grad", cell="w05-lstm-clip",
+         why="gradients are never zeroed: they accumulate over steps",
+         edits=[("    optimizer.zero_grad()\n", "")]),
+    # --- windows ------------------------------------------------------------------------------------
+    dict(name="windows-target-in-input", cell="w05-lstm-windows",
+         why="the input window ends at t instead of t - 1: it contains the first target (look-ahead leakage)",
+         edits=[("past = origins[:, None] + torch.arange(-window, 0)", "past = origins[:, None] + torch.arange(-window + 1, 1)")]),
+    dict(name="windows-targets-cross-span-end", cell="w05-lstm-windows",
+         why="only the first target is kept inside the span; later targets spill into the next span",
+         edits=[("origins = torch.arange(first, max(first, target_end - horizon + 1))",
+                 "origins = torch.arange(first, max(first, min(target_end, len(series) - horizon + 1)))")]),
+    dict(name="windows-ignore-target-start", cell="w05-lstm-windows",
+         why="target_start ignored: every span starts its windows at the beginning of the series",
+         edits=[("first = max(window, target_start)", "first = window")]),
+    # --- standardizer ---------------------------------------------------------------------------------
+    dict(name="scaler-fit-on-full-series", cell="w05-lstm-scaler",
+         why="normalisation statistics from the full series (val/test leak into training)",
+         edits=[("train = series[:train_end]", "train = series")]),
+    dict(name="scaler-bad-inverse", cell="w05-lstm-scaler",
+         why="inverse adds the mean before scaling",
+         edits=[("return z * self.std + self.mean", "return (z + self.mean) * self.std")]),
+    dict(name="scaler-unbiased-std", cell="w05-lstm-scaler",
+         why="sample standard deviation (n - 1) instead of the population one the docstring asks for",
+         edits=[("self.std = train.std(unbiased=False)", "self.std = train.std()")]),
+    # --- recursive forecast ---------------------------------------------------------------------------
+    dict(name="recursive-window-grows", cell="w05-lstm-recursive",
+         why="predictions appended without dropping the oldest value: the window grows",
+         edits=[("current = torch.cat([current[:, 1:], nxt], dim=1)", "current = torch.cat([current, nxt], dim=1)")]),
+    dict(name="recursive-no-feedback", cell="w05-lstm-recursive",
+         why="the observed window is reused every step: the same prediction repeated",
+         edits=[("current = torch.cat([current[:, 1:], nxt], dim=1)", "current = window")]),
+    dict(name="recursive-prepends", cell="w05-lstm-recursive",
+         why="the prediction is put at the start of the window instead of the end",
+         edits=[("current = torch.cat([current[:, 1:], nxt], dim=1)", "current = torch.cat([nxt, current[:, :-1]], dim=1)")]),
+]
