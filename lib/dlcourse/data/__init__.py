@@ -1,6 +1,7 @@
 """Data loaders for the course's real data sets (offline first)."""
 from ._common import DataNotFound
 from .cifar10 import CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, ImageSet, TensorBatches, load_cifar10, normalize
+from .multi30k import MULTI30K_FILES, MULTI30K_SIZES, TranslationPairs, load_multi30k
 from .timeseries import Split, TimeSeries, errors_by_horizon, fill_missing, forecast_errors, load_co2, load_sunspots, persistence_forecast, seasonal_naive_forecast, time_split  # noqa: E501
 
 __all__ = [
