@@ -22,7 +22,7 @@ export JUPYTER_RUNTIME_DIR := $(CURDIR)/.jupyter/runtime
 export IPYTHONDIR := $(CURDIR)/.jupyter/ipython
 export MPLCONFIGDIR := $(CURDIR)/.jupyter/matplotlib
 
-.PHONY: setup demo test report release student-wheel lab clean
+.PHONY: setup demo test report release student-wheel lab clean grade
 
 setup: $(VENV)/.installed
 
@@ -39,6 +39,10 @@ demo: setup
 test: setup
 	$(PY) -m pytest -n $(JOBS) tests
 
+# Autograde a class: make grade ASSIGNMENT=week05 [JOBS=4] (python -m dlcourse.staff grade --help)
+grade: setup
+	$(PY) -m dlcourse.staff grade $(ASSIGNMENT) --workers $(JOBS)
+
 report: setup
 	$(PY) -m dlcourse.staff report
 
@@ -52,5 +56,5 @@ lab: setup
 	$(VENV)/bin/jupyter lab release/
 
 clean:
-	rm -rf .cache .jupyter submitted feedback gradebook.db dist build .pytest_cache
+	rm -rf .cache .jupyter submitted feedback gradebook.db gradebook.db-wal gradebook.db-shm dist build .pytest_cache
 	find autograded -mindepth 1 ! -name README.md -exec rm -rf {} +

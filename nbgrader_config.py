@@ -3,11 +3,22 @@
 Paths are relative to this file's folder, so the same file serves the repository and the
 temporary course copies that the tests build.
 """
+import importlib.util
 import os
 import pathlib
 import re
+import sys
 
 c = get_config()  # noqa: F821 (provided by nbgrader)
+
+# nbgrader loads the course's plug-ins from dlcourse.staff; the dlcourse package itself imports
+# torch, matplotlib, … on import (seconds per nbgrader run) and nbgrader needs none of it. In an
+# nbgrader process the package is registered without running its __init__ (its submodules still
+# import normally); notebooks' kernels are other processes and import it in full.
+if "dlcourse" not in sys.modules:
+    _spec = importlib.util.find_spec("dlcourse")
+    if _spec is not None and _spec.submodule_search_locations:
+        sys.modules["dlcourse"] = importlib.util.module_from_spec(_spec)
 
 c.CourseDirectory.course_id = "phase2-dl"
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
@@ -16,6 +27,10 @@ c.CourseDirectory.release_directory = "release"
 c.CourseDirectory.submitted_directory = "submitted"
 c.CourseDirectory.autograded_directory = "autograded"
 c.CourseDirectory.feedback_directory = "feedback"
+# The gradebook: SQLite next to this file (parallel graders wait up to 120 s for its lock), or a
+# shared database named by DLCOURSE_DB_URL, e.g. postgresql://grader@db-host/phase2.
+c.CourseDirectory.db_url = os.environ.get("DLCOURSE_DB_URL") or \
+    f"sqlite:///{os.path.join(c.CourseDirectory.root, 'gradebook.db')}?timeout=120"
 
 # Folders a notebook writes next to itself when run (its deliverables, via ctx.outdir("..."),
 # and checkpoints) never travel from source/ into release/ or over a student's submission.
@@ -37,6 +52,28 @@ c.ClearSolutions.text_stub = "여기에 답을 작성하세요 (YOUR ANSWER HERE
 # Grading: every cell must finish within the limit; a deleted test cell is restored, not lost.
 c.Execute.timeout = 60
 c.OverwriteCells.add_missing_cells = True
+# Student code runs in a limited, sandboxed kernel (dlcourse.staff.sandbox): a wall-clock limit
+# per notebook on top of the per-cell one, a memory limit, no access to the hidden checks, the
+# gradebook or other students' work; a kernel that hangs or dies stops only its own notebook,
+# whose cells not run score 0, and the grading report says why (python -m dlcourse.staff grade).
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "dlcourse.staff.nbgrader_ext.RestoreCells",  # OverwriteCells whose add_missing_cells works here
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.Autograde.autograde_preprocessors = [
+    "dlcourse.staff.nbgrader_ext.GuardedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.GuardedExecute.notebook_timeout = 600
+c.GuardedExecute.memory_limit_mb = 4096
 
 # Feedback shows pass/fail and the Korean message of each check, never the hidden checks'
 # source or the frames of dlcourse.staff.

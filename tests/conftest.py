@@ -23,7 +23,7 @@ for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 if "DLCOURSE_DATA_ROOT" not in os.environ and (ROOT.parent / "shared" / "data").is_dir():
     os.environ["DLCOURSE_DATA_ROOT"] = str(ROOT.parent / "shared" / "data")
 os.environ.setdefault("DLCOURSE_CACHE_DIR", str(ROOT / ".cache" / "dlcourse"))
-for var in ("NBGRADER_EXECUTION", "DLCOURSE_MODE"):
+for var in ("NBGRADER_EXECUTION", "DLCOURSE_MODE", "DLCOURSE_DB_URL"):
     os.environ.pop(var, None)
 
 SOURCE_NOTEBOOKS = sorted(p.relative_to(ROOT / "source").as_posix() for p in (ROOT / "source").glob("*/*.ipynb"))
@@ -42,8 +42,9 @@ def needs_cifar():
     return root
 
 
-def copy_course(dest: Path) -> Path:
-    """A throw-away course folder: source/, release/, the config and the mutant bank."""
+def copy_course(dest: Path, notebooks: list[str] | None = None) -> Path:
+    """A throw-away course folder: source/, release/, the config and the mutant bank.
+    ``notebooks`` (e.g. ``["week05/resnet_implementation.ipynb"]``) keeps only those notebooks."""
     dest.mkdir(parents=True, exist_ok=True)
     def notebooks_only(folder, names):
         # assignment folders keep their notebooks; what a run wrote next to them stays behind
@@ -52,6 +53,14 @@ def copy_course(dest: Path) -> Path:
 
     for name in ("source", "release"):
         shutil.copytree(ROOT / name, dest / name, ignore=notebooks_only)
+    if notebooks is not None:
+        for name in ("source", "release"):
+            for nb in (dest / name).glob("*/*.ipynb"):
+                if nb.relative_to(dest / name).as_posix() not in notebooks:
+                    nb.unlink()
+            for folder in (dest / name).iterdir():
+                if folder.is_dir() and not any(folder.glob("*.ipynb")):
+                    shutil.rmtree(folder)
     shutil.copy(ROOT / "nbgrader_config.py", dest / "nbgrader_config.py")
     (dest / "tests").mkdir(exist_ok=True)
     shutil.copytree(ROOT / "tests" / "mutants", dest / "tests" / "mutants")

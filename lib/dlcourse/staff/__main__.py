@@ -6,6 +6,10 @@ demo           release, then autograde an example class (perfect, blank, partly 
 report         every autograded check with its verdict on the reference and the stub, and the
                mutants (tests/mutants/) it kills; exits 1 if a check falls short
 student-wheel  build the student version of the library (no dlcourse.staff) into dist/
+grade A        autograde every submission of assignment A on --workers workers (limits, sandbox,
+               progress with ETA, a status per student), write feedback and the exports
+               autograded/A_scores.csv and autograded/phase_grades.csv; exits 1 if a grading failed
+grades         write the exports again from the gradebook (no grading)
 """
 from __future__ import annotations
 
@@ -17,22 +21,30 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import course, mutation
+from . import classgrade, course, mutation
 
 
 def cmd_release(root: Path, only: str | None = None) -> int:
     c = course.Course(root)
     for assignment in [only] if only else c.assignments():
-        c.generate(assignment)
+        c.release(assignment)
         print(f"release/{assignment}: {', '.join(c.notebooks(assignment))}")
     return 0
 
 
 def cmd_demo(root: Path) -> int:
-    c = course.Course(root)
+    # The demo class has a gradebook of its own, new on every run: the course's gradebook.db
+    # (real students) is never touched, and a changed source/ never meets stale definitions.
+    demo_db = root / ".cache" / "demo" / "gradebook.db"
+    demo_db.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in demo_db.parent.glob("gradebook.db*"):
+        leftover.unlink()
+    c = course.Course(root, gradebook=f"sqlite:///{demo_db}")
     banks = mutation.load_banks(root / "tests" / "mutants")
-    print("== 1. release/ from source/")
-    cmd_release(root)
+    print(f"== 1. release/ from source/ (demo gradebook: {demo_db.relative_to(root)})")
+    for assignment in c.assignments():
+        c.generate(assignment)
+        print(f"release/{assignment}: {', '.join(c.notebooks(assignment))}")
     all_rows = []
     for assignment in c.assignments():
         print(f"== 2. {assignment}: example submissions")
@@ -71,6 +83,40 @@ def cmd_report(root: Path) -> int:
     return 0
 
 
+def cmd_grade(root: Path, args) -> int:
+    if not args.target:
+        print("grade: 과제 이름을 주세요 (e.g. python -m dlcourse.staff grade week05)", file=sys.stderr)
+        return 2
+    shard = None
+    if args.shard:
+        k, n = (int(x) for x in args.shard.split("/"))
+        shard = (k, n)
+    limits = classgrade.Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
+                               memory_mb=args.memory_mb)
+    try:
+        report = classgrade.grade_class(root, args.target, workers=args.workers, students=args.student or None,
+                                        force=args.force, feedback=not args.no_feedback, limits=limits,
+                                        db_url=args.db_url, shard=shard)
+    except FileNotFoundError as err:
+        print(f"grade: {err}", file=sys.stderr)
+        return 2
+    print()
+    print(classgrade.format_summary(report))
+    for path in (report.scores_csv, report.phase_csv):
+        if path:
+            print(f"→ {path.relative_to(root) if path.is_relative_to(root) else path}")
+    return 1 if report.failed else 0
+
+
+def cmd_grades(root: Path, args) -> int:
+    db_url = args.db_url or classgrade.default_db_url(root)
+    assignments = [args.target] if args.target else sorted({a for (a, _) in classgrade.load_statuses(db_url)})
+    for assignment in assignments:
+        print(f"→ {classgrade.export_scores(root, assignment, db_url, root / 'autograded' / f'{assignment}_scores.csv')}")
+    print(f"→ {classgrade.export_phase(root, db_url, root / 'autograded' / 'phase_grades.csv')}")
+    return 0
+
+
 STAFF_ONLY = "staff"
 
 
@@ -91,7 +137,18 @@ def build_student_wheel(root: Path, out: Path) -> Path:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dlcourse.staff", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["release", "demo", "report", "student-wheel"])
+    parser.add_argument("command", choices=["release", "demo", "report", "student-wheel", "grade", "grades"])
+    parser.add_argument("target", nargs="?", default=None, help="grade/grades: the assignment (e.g. week05)")
+    grading = parser.add_argument_group("grade")
+    grading.add_argument("--workers", type=int, default=2, help="submissions graded at once (default 2)")
+    grading.add_argument("--student", action="append", help="only this student (repeatable)")
+    grading.add_argument("--force", action="store_true", help="regrade submissions that did not change")
+    grading.add_argument("--no-feedback", action="store_true", help="skip nbgrader generate_feedback")
+    grading.add_argument("--db-url", default=None, help="gradebook URL (default: DLCOURSE_DB_URL or gradebook.db)")
+    grading.add_argument("--shard", default=None, help="K/N: grade every N-th student from the K-th (several machines)")
+    grading.add_argument("--cell-timeout", type=int, default=None, help="seconds per cell (default: nbgrader_config.py)")
+    grading.add_argument("--notebook-timeout", type=int, default=None, help="seconds per notebook")
+    grading.add_argument("--memory-mb", type=int, default=None, help="memory limit of a student's kernel")
     parser.add_argument("--root", type=Path, default=None, help="course folder (default: found from the cwd)")
     parser.add_argument("--out", type=Path, default=None, help="student-wheel: output folder (default: dist/)")
     parser.add_argument("--assignment", default=None, help="release: only this assignment (e.g. week05)")
@@ -103,6 +160,10 @@ def main(argv=None) -> int:
         return cmd_demo(root)
     if args.command == "report":
         return cmd_report(root)
+    if args.command == "grade":
+        return cmd_grade(root, args)
+    if args.command == "grades":
+        return cmd_grades(root, args)
     wheel = build_student_wheel(root, (args.out or root / "dist").resolve())
     print(f"student wheel: {wheel}")
     return 0

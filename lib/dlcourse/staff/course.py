@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,12 @@ def repo_root() -> Path:
     raise FileNotFoundError("nbgrader_config.py와 source/가 있는 과정 폴더를 찾지 못했습니다.")
 
 
+def db_url(root: Path) -> str:
+    """The gradebook: ``DLCOURSE_DB_URL`` (e.g. a shared PostgreSQL) or the course's SQLite file,
+    with a busy timeout so that parallel graders wait for each other instead of failing."""
+    return os.environ.get("DLCOURSE_DB_URL") or f"sqlite:///{Path(root).resolve() / 'gradebook.db'}?timeout=120"
+
+
 def jupyter_env(root: Path, base: dict | None = None) -> dict:
     """Environment with Jupyter's folders inside ``root/.jupyter`` and this venv's tools on PATH."""
     env = dict(os.environ if base is None else base)
@@ -56,6 +63,8 @@ class Course:
     """An nbgrader course folder: ``source/``, ``release/``, ``submitted/``, ``autograded/``, …"""
 
     root: Path
+    # A gradebook other than the course's (e.g. the demo's own); None: DLCOURSE_DB_URL or gradebook.db.
+    gradebook: str | None = None
 
     def __post_init__(self):
         self.root = Path(self.root).resolve()
@@ -63,8 +72,10 @@ class Course:
     # --- nbgrader ----------------------------------------------------------------------------
     def nbgrader(self, *args: str, check: bool = True, timeout: float | None = None) -> subprocess.CompletedProcess:
         cmd = [sys.executable, "-m", "nbgrader", *args]
-        proc = subprocess.run(cmd, cwd=self.root, env=jupyter_env(self.root), capture_output=True, text=True,
-                              timeout=timeout)
+        env = jupyter_env(self.root)
+        if self.gradebook:
+            env["DLCOURSE_DB_URL"] = self.gradebook  # read by nbgrader_config.py
+        proc = subprocess.run(cmd, cwd=self.root, env=env, capture_output=True, text=True, timeout=timeout)
         if check and proc.returncode != 0:
             raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
         return proc
@@ -76,8 +87,17 @@ class Course:
         return sorted(p.stem for p in (self.root / "source" / assignment).glob("*.ipynb"))
 
     def generate(self, assignment: str) -> None:
-        """Regenerate ``release/<assignment>`` from ``source/<assignment>``."""
+        """Regenerate ``release/<assignment>`` from ``source/<assignment>`` and record the
+        assignment in this course's gradebook (autograding needs its cells there)."""
         self.nbgrader("generate_assignment", assignment, "--force")
+
+    def release(self, assignment: str) -> None:
+        """Regenerate ``release/<assignment>`` only, through a scratch gradebook: nbgrader refuses
+        to redefine an assignment that the real gradebook already holds submissions for, and a
+        release must not depend on who has been graded."""
+        with tempfile.TemporaryDirectory() as scratch:
+            self.nbgrader("generate_assignment", assignment, "--force",
+                          f"--CourseDirectory.db_url=sqlite:///{Path(scratch) / 'release.db'}")
 
     def submit(self, student: str, assignment: str, nbs: dict) -> Path:
         """Place a student's notebooks (name → NotebookNode) in ``submitted/<student>/<assignment>``."""
@@ -104,7 +124,7 @@ class Course:
 
     # --- reading results ---------------------------------------------------------------------
     def db_url(self) -> str:
-        return f"sqlite:///{self.root / 'gradebook.db'}"
+        return self.gradebook or db_url(self.root)
 
     def cell_scores(self, assignment: str, student: str) -> dict:
         """{notebook: {grade_id: (score, max_score)}} for one submission (autograded cells only)."""

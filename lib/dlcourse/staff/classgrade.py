@@ -1,0 +1,626 @@
+"""Grading a whole class with one command: parallel, limited, with a status for every student.
+
+    python -m dlcourse.staff grade week05 --workers 2
+
+For every ``submitted/<student>/<assignment>/`` folder the command runs real nbgrader in a
+process of its own — ``nbgrader autograde`` with :class:`~dlcourse.staff.nbgrader_ext.GuardedExecute`
+(per-cell and per-notebook time limits, a memory limit and the sandbox of
+:mod:`dlcourse.staff.sandbox`), then ``nbgrader generate_feedback`` — on ``--workers`` workers
+at once, prints progress with an ETA, and ends with one status per student:
+
+``graded``
+    every notebook ran to its end within the limits;
+``timed out``
+    a cell or a notebook hit its time limit (or ignored the interrupt); the parts that ran keep
+    their score, the rest score 0, and the report names the cell;
+``failed``
+    the grading itself did not finish (the kernel died, nbgrader rejected the notebook, the
+    grader process hit its hard limit, …). The reason is reported and the student's scores are
+    left *blank* in the exports, never a silent 0.
+
+Re-running is idempotent: a submission whose files (and the assignment's source) have not
+changed since a ``graded`` or ``timed out`` run is skipped, a changed or failed one is graded
+again, and nbgrader updates its grades in place (``--force`` regrades everyone).
+
+The gradebook is the course's SQLite file by default; workers write to it in parallel through
+SQLite's write-ahead log with a busy timeout. With ``--db-url postgresql://…`` (or the
+``DLCOURSE_DB_URL`` environment variable) the same command grades into a PostgreSQL gradebook
+that graders on several machines share; ``--shard K/N`` splits the class between them.
+
+The status of every student lives in the gradebook too (table ``dlcourse_grading``), so the
+exports — ``autograded/<assignment>_scores.csv`` (per-notebook scores and statuses) and
+``autograded/phase_grades.csv`` (the phase grade of seed 001: weekly assignments 70 % +
+midterm 30 %; an assignment not held yet is missing, not zero) — can be written by any grader.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import course as course_mod
+
+STATUS_ORDER = {"graded": 0, "timed out": 1, "failed": 2}
+FINAL_OK = ("graded", "timed out")
+
+# Phase grade (seed 001, "Phase 2 종합 평가"): weekly assignments 70 %, midterm project 30 %.
+# Each notebook counts with its points; practice labs are not part of the phase grade.
+PHASE_WEIGHTS = {"weekly": 0.7, "midterm": 0.3}
+PHASE_NOTEBOOKS = {
+    ("week05", "resnet_implementation"): "weekly",
+    ("week05", "lstm_implementation"): "weekly",
+    ("week05", "attention_mechanisms"): "weekly",
+    ("week06", "self_attention_optimized"): "weekly",
+    ("week06", "multihead_analysis"): "weekly",
+    ("week07", "positional_encoding_comparison"): "weekly",
+    ("week07", "transformer_enc_dec"): "weekly",
+    ("week08", "midterm_transformer"): "midterm",
+}
+
+
+@dataclass
+class Limits:
+    """Limits for one submission; ``None`` keeps the course configuration (nbgrader_config.py)."""
+
+    cell_timeout: int | None = None
+    notebook_timeout: int | None = None
+    memory_mb: int | None = None
+    hard_timeout: float | None = None  # the whole nbgrader process; default from the others
+
+    def settings(self) -> dict:
+        """nbgrader configuration overrides (``Class.trait`` → value)."""
+        out = {}
+        if self.cell_timeout is not None:
+            out["Execute.timeout"] = self.cell_timeout
+        if self.notebook_timeout is not None:
+            out["GuardedExecute.notebook_timeout"] = self.notebook_timeout
+        if self.memory_mb is not None:
+            out["GuardedExecute.memory_limit_mb"] = self.memory_mb
+        return out
+
+
+@dataclass
+class StudentResult:
+    student: str
+    status: str
+    reason: str = ""
+    seconds: float = 0.0
+    skipped: bool = False
+    notebooks: dict = field(default_factory=dict)   # name → GuardedExecute's report
+    scores: dict = field(default_factory=dict)      # name → {"score", "max", "auto", "auto_max", "manual_pending"}
+    log: str = ""
+
+    @property
+    def integrity(self) -> list[dict]:
+        return [dict(v, notebook=nb) for nb, r in self.notebooks.items() for v in r.get("integrity", [])]
+
+    @property
+    def flags(self) -> list[dict]:
+        return [dict(v, notebook=nb) for nb, r in self.notebooks.items() for v in r.get("flags", [])]
+
+
+# --------------------------------------------------------------------------------------------
+# the gradebook
+# --------------------------------------------------------------------------------------------
+def default_db_url(root: Path) -> str:
+    return course_mod.db_url(root)
+
+
+def _engine(db_url: str):
+    from sqlalchemy import create_engine
+
+    if db_url.startswith("sqlite"):
+        return create_engine(db_url.split("?", 1)[0], connect_args={"timeout": 120})
+    return create_engine(db_url, pool_pre_ping=True)
+
+
+def _status_table(metadata=None):
+    from sqlalchemy import Column, Float, MetaData, String, Table, Text
+
+    metadata = metadata or MetaData()
+    return Table(
+        "dlcourse_grading", metadata,
+        Column("assignment", String(128), primary_key=True),
+        Column("student", String(128), primary_key=True),
+        Column("status", String(16), nullable=False),
+        Column("reason", Text, default=""),
+        Column("seconds", Float, default=0.0),
+        Column("checksum", String(64), default=""),
+        Column("details", Text, default="{}"),
+        Column("graded_at", String(32), default=""),
+        Column("host", String(128), default=""),
+    )
+
+
+def prepare_gradebook(root: Path, assignment: str, db_url: str) -> None:
+    """Make sure the gradebook knows the assignment and has the status table; SQLite gets
+    write-ahead logging so that parallel workers do not lock each other out. Graders on several
+    machines may call this at the same time: a lost race is retried."""
+    from nbgrader.api import Gradebook, MissingEntry
+    from sqlalchemy import text
+
+    for attempt in range(4):
+        try:
+            with Gradebook(db_url, "phase2-dl") as gb:  # first: nbgrader creates its tables and version
+                try:
+                    gb.find_assignment(assignment)
+                    known = True
+                except MissingEntry:
+                    known = False
+            engine = _engine(db_url)
+            try:
+                if db_url.startswith("sqlite"):
+                    with engine.begin() as conn:
+                        conn.execute(text("PRAGMA journal_mode=WAL"))
+                _status_table().metadata.create_all(engine, checkfirst=True)
+            finally:
+                engine.dispose()
+            if not known:
+                # generate_assignment records the assignment, its notebooks and cells in the
+                # gradebook; a scratch release folder leaves the committed release/ alone
+                with tempfile.TemporaryDirectory() as scratch:
+                    _nbgrader(root, db_url, "generate_assignment", assignment, "--force",
+                              f"--CourseDirectory.release_directory={scratch}", check=True)
+            return
+        except Exception:  # noqa: BLE001 - another grader created the same rows first
+            if attempt == 3:
+                raise
+            time.sleep(1 + 2 * attempt)
+
+
+def load_statuses(db_url: str, assignment: str | None = None) -> dict:
+    """{(assignment, student): row dict} from the status table (empty if it does not exist)."""
+    from sqlalchemy import inspect, select
+
+    engine = _engine(db_url)
+    try:
+        if "dlcourse_grading" not in inspect(engine).get_table_names():
+            return {}
+        table = _status_table()
+        query = select(table)
+        if assignment:
+            query = query.where(table.c.assignment == assignment)
+        with engine.connect() as conn:
+            return {(r.assignment, r.student): dict(r._mapping) for r in conn.execute(query)}
+    finally:
+        engine.dispose()
+
+
+def save_status(db_url: str, assignment: str, result: StudentResult, checksum: str) -> None:
+    from sqlalchemy import delete, insert
+
+    table = _status_table()
+    details = {"notebooks": result.notebooks, "scores": result.scores}
+    row = dict(assignment=assignment, student=result.student, status=result.status, reason=result.reason[:4000],
+               seconds=round(result.seconds, 2), checksum=checksum, details=json.dumps(details, ensure_ascii=False),
+               graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), host=socket.gethostname())
+    engine = _engine(db_url)
+    try:
+        for attempt in range(5):
+            try:
+                with engine.begin() as conn:
+                    conn.execute(delete(table).where(table.c.assignment == assignment,
+                                                     table.c.student == result.student))
+                    conn.execute(insert(table).values(**row))
+                return
+            except Exception:  # noqa: BLE001 - a concurrent grader on PostgreSQL: try again
+                if attempt == 4:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
+    finally:
+        engine.dispose()
+
+
+def read_scores(db_url: str, assignment: str, student: str) -> dict:
+    """{notebook: {"score", "max", "auto", "auto_max", "manual_pending"}} of one submission."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    out = {}
+    with Gradebook(db_url, "phase2-dl") as gb:
+        try:
+            submission = gb.find_submission(assignment, student)
+        except MissingEntry:
+            return {}
+        for nb in submission.notebooks:
+            auto = [g for g in nb.grades if g.cell_type == "code"]
+            pending = sum(float(g.max_score) for g in nb.grades if g.needs_manual_grade)
+            out[nb.name] = {"score": float(nb.score), "max": float(nb.max_score),
+                            "auto": sum(float(g.score) for g in auto), "auto_max": sum(float(g.max_score) for g in auto),
+                            "manual_pending": pending}
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# running nbgrader
+# --------------------------------------------------------------------------------------------
+def grading_env(root: Path, db_url: str) -> dict:
+    env = course_mod.jupyter_env(root)
+    env["DLCOURSE_DB_URL"] = db_url
+    # Every kernel computes on one thread: N workers on N cores, no oversubscription.
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env[var] = "1"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _nbgrader(root: Path, db_url: str, *args: str, check: bool = False, log=None, timeout=None):
+    cmd = [sys.executable, "-m", "nbgrader", *args]
+    proc = subprocess.Popen(cmd, cwd=root, env=grading_env(root, db_url), stdout=log or subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        proc.communicate()
+        raise
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed ({proc.returncode}):\n{(out or '')[-4000:]}")
+    return proc.returncode, out or ""
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def submissions(root: Path, assignment: str) -> list[str]:
+    folder = root / "submitted"
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if (p / assignment).is_dir())
+
+
+def submission_checksum(root: Path, assignment: str, student: str) -> str:
+    """Hash of the submitted files and of the assignment's source: either changes → regrade."""
+    digest = hashlib.sha256()
+    for base in (root / "submitted" / student / assignment, root / "source" / assignment):
+        for path in sorted(p for p in base.rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts):
+            digest.update(str(path.relative_to(base)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _failure_reason(log: str) -> str:
+    """The useful line of a failed nbgrader run: the last exception, else the last error."""
+    lines = [l.strip() for l in log.splitlines() if l.strip()]
+    for line in reversed(lines):
+        head = line.split(":", 1)[0]
+        if head.endswith(("Error", "Exception", "Interrupt")) and not line.startswith("[") and \
+                "NbGraderException" not in head:  # nbgrader's own closing line says "see above"
+            return line[:300]
+    errors = [l for l in lines if "ERROR" in l and "There was an error" not in l and "Please see" not in l]
+    return (errors[-1] if errors else (lines[-1] if lines else "nbgrader failed"))[:300]
+
+
+WORKER = Path(__file__).with_name("gradeworker.py")
+
+
+def grade_student(root: Path, assignment: str, student: str, *, db_url: str, limits: Limits,
+                  feedback: bool = True, workdir: Path) -> StudentResult:
+    """Autograde one student and write the feedback, in a process of its own
+    (:mod:`dlcourse.staff.gradeworker`) that is killed, kernel and all, past its hard limit."""
+    start = time.perf_counter()
+    report_dir = workdir / student
+    report_dir.mkdir(parents=True, exist_ok=True)
+    log_path = workdir / f"{student}.log"
+    submitted = sorted(p.stem for p in (root / "submitted" / student / assignment).glob("*.ipynb"))
+    hard = limits.hard_timeout or 180 + 1.5 * max(1, len(submitted)) * (limits.notebook_timeout or 600)
+    settings = {"GuardedExecute.report_dir": str(report_dir), **limits.settings()}
+    cmd = [sys.executable, str(WORKER), str(root), assignment, student,
+           *(["--no-feedback"] if not feedback else []),
+           *[arg for key, value in settings.items() for arg in ("--set", f"{key}={json.dumps(value)}")]]
+    with open(log_path, "w", encoding="utf-8") as log:
+        proc = subprocess.Popen(cmd, cwd=root, env=grading_env(root, db_url), stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            rc = proc.wait(timeout=hard)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            proc.wait()
+            rc = None
+    text = log_path.read_text(encoding="utf-8", errors="replace")
+    reports = {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in report_dir.glob("*.json")}
+    result = StudentResult(student, "graded", notebooks=reports, log=text[-20000:])
+    if rc is None:
+        result.status = "failed"
+        result.reason = f"채점 프로세스가 제한 시간 {hard:.0f}초를 넘어 중지했습니다 (grader hard limit)"
+    elif rc not in (0, 4):
+        result.status = "failed"
+        result.reason = "nbgrader autograde 실패: " + _failure_reason(text)
+    else:
+        for name, report in sorted(reports.items()):
+            if STATUS_ORDER[report["status"]] > STATUS_ORDER[result.status]:
+                result.status = report["status"]
+            if report["status"] != "graded":
+                result.reason += f"{name}: {report['reason']}; "
+        result.reason = result.reason.rstrip("; ")
+        unknown = [nb for nb in submitted if nb not in reports]
+        if unknown:
+            result.reason += ("; " if result.reason else "") + f"채점하지 않은 노트북: {', '.join(unknown)}"
+        if rc == 4:
+            result.status = "failed"
+            result.reason = (result.reason + "; " if result.reason else "") + "피드백 생성 실패: " + _failure_reason(text)
+        result.scores = read_scores(db_url, assignment, student)
+        missing = sorted(set(_gradebook_notebooks(db_url, assignment)) - set(submitted))
+        if missing:
+            result.reason += ("; " if result.reason else "") + f"제출하지 않은 노트북 (0점): {', '.join(missing)}"
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _gradebook_notebooks(db_url: str, assignment: str) -> list[str]:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url, "phase2-dl") as gb:
+        try:
+            return sorted(nb.name for nb in gb.find_assignment(assignment).notebooks)
+        except MissingEntry:
+            return []
+
+
+# --------------------------------------------------------------------------------------------
+# the class
+# --------------------------------------------------------------------------------------------
+@dataclass
+class ClassReport:
+    assignment: str
+    results: list[StudentResult]
+    seconds: float
+    workers: int
+    scores_csv: Path | None = None
+    phase_csv: Path | None = None
+
+    @property
+    def failed(self) -> list[StudentResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+
+def _fmt_time(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def grade_class(root: Path, assignment: str, *, workers: int = 2, students: list[str] | None = None,
+                force: bool = False, feedback: bool = True, limits: Limits | None = None,
+                db_url: str | None = None, shard: tuple[int, int] | None = None, export: bool = True,
+                out=print) -> ClassReport:
+    """Grade every submission of ``assignment`` (see the module docstring)."""
+    root = Path(root).resolve()
+    limits = limits or Limits()
+    db_url = db_url or default_db_url(root)
+    prepare_gradebook(root, assignment, db_url)
+    everyone = submissions(root, assignment)
+    chosen = [s for s in everyone if students is None or s in students]
+    if students:
+        unknown = sorted(set(students) - set(everyone))
+        if unknown:
+            raise FileNotFoundError(f"제출물이 없는 학생: {', '.join(unknown)} (submitted/<student>/{assignment}/)")
+    if shard is not None:
+        k, n = shard
+        chosen = [s for i, s in enumerate(chosen) if i % n == k - 1]
+    statuses = load_statuses(db_url, assignment)
+    checksums = {s: submission_checksum(root, assignment, s) for s in chosen}
+    todo, results = [], []
+    for student in chosen:
+        row = statuses.get((assignment, student))
+        done = (root / "autograded" / student / assignment).is_dir() and \
+            (not feedback or (root / "feedback" / student / assignment).is_dir())
+        if not force and settled(row, checksums[student], done):
+            details = json.loads(row["details"] or "{}")
+            results.append(StudentResult(student, row["status"], row["reason"] or "", row["seconds"] or 0.0,
+                                         skipped=True, notebooks=details.get("notebooks", {}),
+                                         scores=details.get("scores", {})))
+        else:
+            todo.append(student)
+    out(f"{assignment}: {len(chosen)}명 중 {len(todo)}명 채점, {len(results)}명은 바뀐 것이 없어 건너뜀 "
+        f"(workers={workers}, gradebook={_safe_url(db_url)})")
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="dlcourse-class-") as tmp, \
+            ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = {pool.submit(grade_student, root, assignment, s, db_url=db_url, limits=limits,
+                               feedback=feedback, workdir=Path(tmp)): s for s in todo}
+        for done_count, future in enumerate(as_completed(futures), 1):
+            student = futures[future]
+            try:
+                result = future.result()
+            except Exception as err:  # noqa: BLE001 - one student's grading never stops the class
+                result = StudentResult(student, "failed", f"채점기 오류 (grader error): {type(err).__name__}: {err}")
+            save_status(db_url, assignment, result, checksums[student])  # one writer: this thread
+            results.append(result)
+            elapsed = time.perf_counter() - start
+            eta = elapsed / done_count * (len(todo) - done_count)
+            out(f"[{done_count:>{len(str(len(todo)))}}/{len(todo)}] {student:<20} {result.status:<9} "
+                f"{_score_text(result):>9}  ({result.seconds:.1f}s)  경과 {_fmt_time(elapsed)}, "
+                f"남은 시간 약 {_fmt_time(eta)}" + (f"  — {result.reason[:120]}" if result.reason else ""))
+    results.sort(key=lambda r: r.student)
+    report = ClassReport(assignment, results, time.perf_counter() - start, workers)
+    if export:
+        report.scores_csv = export_scores(root, assignment, db_url, root / "autograded" / f"{assignment}_scores.csv")
+        report.phase_csv = export_phase(root, db_url, root / "autograded" / "phase_grades.csv")
+    return report
+
+
+def settled(row: dict | None, checksum: str, outputs_exist: bool) -> bool:
+    """Whether a submission's last grading stands: it finished (graded or timed out — a failed
+    grading is always tried again), nothing was handed in or changed since, and its outputs
+    are still there."""
+    return bool(row) and row["status"] in FINAL_OK and row["checksum"] == checksum and outputs_exist
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
+    return url
+
+
+def _score_text(result: StudentResult) -> str:
+    if result.status == "failed" or not result.scores:
+        return "—"
+    auto = sum(s["auto"] for s in result.scores.values())
+    auto_max = sum(s["auto_max"] for s in result.scores.values())
+    return f"{auto:g}/{auto_max:g}"
+
+
+def format_summary(report: ClassReport) -> str:
+    rows = []
+    for r in report.results:
+        notes = []
+        if r.skipped:
+            notes.append("변경 없음, 이전 결과")
+        if r.integrity:
+            notes.append("무결성 위반: " + "; ".join(
+                f"{v['notebook']}/{v['cell']} {v['what']} → {', '.join(v['parts']) or '점수 없음'}" for v in r.integrity))
+        if r.flags:
+            notes.append("차단됨: " + "; ".join(sorted({f"{v['what']}" for v in r.flags})))
+        if r.reason:
+            notes.append(r.reason)
+        rows.append({"student": r.student, "status": r.status, "autograded": _score_text(r),
+                     "seconds": f"{r.seconds:.1f}", "notes": " | ".join(notes)[:300]})
+    counts = {s: sum(r.status == s for r in report.results) for s in STATUS_ORDER}
+    graded = [r for r in report.results if not r.skipped]
+    per = (report.seconds / len(graded)) if graded else 0.0
+    head = (f"{report.assignment}: {len(report.results)}명 — " + ", ".join(f"{k} {v}" for k, v in counts.items())
+            + f" | {_fmt_time(report.seconds)} (workers={report.workers}, 제출물당 {per:.1f}s)")
+    return head + "\n" + course_mod.format_table(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# exports
+# --------------------------------------------------------------------------------------------
+def _all_scores(db_url: str) -> tuple[dict, dict, dict]:
+    """(notebooks, students, scores): {assignment: {notebook: max}}, {student ids},
+    {(assignment, student): {notebook: score dict}} from the gradebook."""
+    from nbgrader.api import Gradebook
+
+    notebooks, scores = {}, {}
+    with Gradebook(db_url, "phase2-dl") as gb:
+        students = {s.id for s in gb.students}
+        for assignment in gb.assignments:
+            notebooks[assignment.name] = {nb.name: float(nb.max_score) for nb in assignment.notebooks}
+            for submission in gb.assignment_submissions(assignment.name):
+                per = {}
+                for nb in submission.notebooks:
+                    auto = [g for g in nb.grades if g.cell_type == "code"]
+                    per[nb.name] = {"score": float(nb.score), "max": float(nb.max_score),
+                                    "auto": sum(float(g.score) for g in auto),
+                                    "auto_max": sum(float(g.max_score) for g in auto),
+                                    "manual_pending": sum(float(g.max_score) for g in nb.grades if g.needs_manual_grade)}
+                scores[(assignment.name, submission.student.id)] = per
+    return notebooks, students, scores
+
+
+def export_scores(root: Path, assignment: str, db_url: str, path: Path) -> Path:
+    """One row per student: status, each notebook's score (blank when grading failed), the
+    autograded and pending manual points, integrity findings and the reason."""
+    notebooks, students, scores = _all_scores(db_url)
+    names = sorted(notebooks.get(assignment, {}))
+    statuses = load_statuses(db_url, assignment)
+    who = sorted({s for (a, s) in scores if a == assignment} | {s for (_, s) in statuses})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["student", "status", *[f"{nb} ({notebooks[assignment][nb]:g})" for nb in names],
+                         "autograded", "autograded_max", "manual_pending", "total", "max", "integrity", "reason"])
+        for student in who:
+            row = statuses.get((assignment, student))
+            status = row["status"] if row else ("graded" if (assignment, student) in scores else "not graded")
+            per = scores.get((assignment, student), {})
+            details = json.loads(row["details"]) if row and row["details"] else {}
+            integrity = [f"{nb}/{v['cell']}: {v['what']} → {', '.join(v['parts']) or '-'}"
+                         for nb, r in details.get("notebooks", {}).items() for v in r.get("integrity", [])]
+            blank = status == "failed" or not per
+            cells = ["" if blank or nb not in per else f"{per[nb]['score']:g}" for nb in names]
+            sums = ["", "", "", "", ""] if blank else [
+                f"{sum(p['auto'] for p in per.values()):g}", f"{sum(p['auto_max'] for p in per.values()):g}",
+                f"{sum(p['manual_pending'] for p in per.values()):g}", f"{sum(p['score'] for p in per.values()):g}",
+                f"{sum(notebooks[assignment].values()):g}"]
+            writer.writerow([student, status, *cells, *sums, "; ".join(integrity), row["reason"] if row else ""])
+    return path
+
+
+def phase_grades(notebooks: dict, students: set, scores: dict, statuses: dict) -> list[dict]:
+    """The phase grade of every student (see :data:`PHASE_WEIGHTS`).
+
+    A notebook is *held* when its assignment is in the gradebook with at least one submission;
+    one not held is left out of both the score and the maximum (missing, not zero). A student
+    without a submission of a held assignment scores 0 on it. A failed grading leaves the
+    phase grade blank until it is resolved; pending manual points make it provisional."""
+    held = {a for (a, _) in scores}
+    components = {c: [(a, nb) for (a, nb), comp in PHASE_NOTEBOOKS.items()
+                      if comp == c and a in held and nb in notebooks.get(a, {})] for c in PHASE_WEIGHTS}
+    assignments = sorted({a for (a, _) in PHASE_NOTEBOOKS})
+    rows = []
+    for student in sorted(students | {s for (_, s) in scores}):
+        row = {"student": student}
+        notes, failed, pending = [], False, 0.0
+        for assignment in assignments:
+            pairs = [(a, nb) for c in components.values() for (a, nb) in c if a == assignment]
+            if not pairs:
+                row[assignment] = ""
+                continue
+            status = statuses.get((assignment, student), {}).get("status")
+            per = scores.get((assignment, student))
+            if status == "failed":
+                failed = True
+                row[assignment] = "실패"
+                notes.append(f"{assignment} 채점 실패")
+                continue
+            got = sum((per or {}).get(nb, {}).get("score", 0.0) for _, nb in pairs)
+            top = sum(notebooks[a][nb] for a, nb in pairs)
+            pending += sum((per or {}).get(nb, {}).get("manual_pending", 0.0) for _, nb in pairs)
+            if per is None:
+                notes.append(f"{assignment} 미제출 (0점)")
+            row[assignment] = f"{100 * got / top:.1f}" if top else ""
+        total, weight = 0.0, 0.0
+        for component, pairs in components.items():
+            if not pairs:
+                row[component] = ""
+                notes.append(f"{'중간 프로젝트' if component == 'midterm' else '주별 과제'} 미실시 (제외)")
+                continue
+            got = sum(scores.get((a, student), {}).get(nb, {}).get("score", 0.0) for a, nb in pairs)
+            top = sum(notebooks[a][nb] for a, nb in pairs)
+            pct = 100 * got / top if top else 0.0
+            row[component] = f"{pct:.1f}"
+            total += PHASE_WEIGHTS[component] * pct
+            weight += PHASE_WEIGHTS[component]
+        if failed or not weight:
+            row["phase"] = ""
+        else:
+            row["phase"] = f"{total / weight:.1f}"
+        provisional = bool(pending) or any(not c for c in components.values())
+        if pending:
+            notes.append(f"수동 채점 대기 {pending:g}점")
+        row["provisional"] = "yes" if provisional and row["phase"] else ""
+        row["notes"] = "; ".join(notes)
+        rows.append(row)
+    return rows
+
+
+def export_phase(root: Path, db_url: str, path: Path) -> Path:
+    notebooks, students, scores = _all_scores(db_url)
+    statuses = load_statuses(db_url)
+    rows = phase_grades(notebooks, students, scores, statuses)
+    cols = ["student", *sorted({a for (a, _) in PHASE_NOTEBOOKS}), "weekly", "midterm", "phase", "provisional", "notes"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=cols)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({c: row.get(c, "") for c in cols})
+    return path
