@@ -234,7 +234,7 @@ def fit_seq2seq(model: nn.Module, train_batches: Iterable[TranslationBatch], *, 
     the history keeps the train loss per token and token accuracy, and the same on ``eval_batches``
     (``test_loss`` / ``test_acc``); ``history.steps["loss"]`` keeps every step's loss.
     """
-    from .training import EpochRecord, History, progress
+    from .training import EpochRecord, History, optimizer_step, progress
 
     require_positive_int(epochs, "epochs")
     loss_fn = loss_fn or default_seq2seq_loss
@@ -247,13 +247,7 @@ def fit_seq2seq(model: nn.Module, train_batches: Iterable[TranslationBatch], *, 
         bar = progress(train_batches, f"{desc} {epoch}/{epochs}")
         for batch in bar:
             loss, logits = loss_fn(model, batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if grad_clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
+            optimizer_step(model, loss, optimizer, grad_clip, scheduler)
             with torch.no_grad():
                 tok_loss, n, right = masked_token_stats(logits.detach(), batch.tgt_out)
             loss_sum, n_tok, n_right = loss_sum + float(tok_loss), n_tok + n, n_right + right

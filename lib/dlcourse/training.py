@@ -85,6 +85,18 @@ def evaluate(model: nn.Module, batches: Iterable, device, loss_fn: Callable | No
     return loss_sum / total, 100.0 * correct / total
 
 
+def optimizer_step(model: nn.Module, loss: torch.Tensor, optimizer: torch.optim.Optimizer,
+                   grad_clip: float | None = None, scheduler=None) -> None:
+    """One update: backward, optional clipping of the global gradient norm, step, schedule."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+
+
 def fit(model: nn.Module, train_batches: Iterable, *, epochs: int, optimizer: torch.optim.Optimizer,
         device, loss_fn: Callable | None = None, scheduler=None, eval_batches: Iterable | None = None,
         amp: bool = True, grad_clip: float | None = None, desc: str = "train",
@@ -112,13 +124,7 @@ def fit(model: nn.Module, train_batches: Iterable, *, epochs: int, optimizer: to
             with _autocast(device, amp):
                 logits = model(x)
                 loss = loss_fn(logits.float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if grad_clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
+            optimizer_step(model, loss, optimizer, grad_clip, scheduler)
             loss_sum += float(loss.detach()) * y.shape[0]
             correct += int((logits.argmax(1) == y).sum())
             total += y.shape[0]

@@ -293,15 +293,6 @@ def coverage(CoverageAttention, coverage_loss) -> None:
 
 # --- 1.7 encoder --------------------------------------------------------------------------------
 
-def _transplant(student_cls, ref_cls, args, seed):
-    torch.manual_seed(seed)
-    student, reference = student_cls(*args), ref_cls(*args)
-    same_layout(student, reference)
-    randomize(reference, seed)
-    student.load_state_dict(reference.state_dict())
-    return student, reference
-
-
 @register("w05-att-encoder-test")
 def encoder(Encoder) -> None:
     vocab, emb, hid, dec = 11, 4, 3, 5
@@ -310,7 +301,7 @@ def encoder(Encoder) -> None:
     src = torch.randint(4, vocab, (4, 6), generator=g)
     src[torch.arange(6).unsqueeze(0) >= lengths.unsqueeze(1)] = 0
     with case(f"Encoder(vocab={vocab}, emb={emb}, hidden={hid}, dec_hidden={dec}), 길이 {lengths.tolist()}"):
-        student, reference = _transplant(Encoder, ref.Encoder, (vocab, emb, hid, dec, 0.0), seed=1101)
+        student, reference = _pair(Encoder, ref.Encoder, (vocab, emb, hid, dec, 0.0), seed=1101)
         s_mem, s_mask, s_hid = student(src, lengths)
         r_mem, r_mask, r_hid = reference(src, lengths)
         assert_shape(s_mem, (4, 6, 2 * hid), "memory")
