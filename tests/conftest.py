@@ -42,6 +42,16 @@ def needs_cifar():
     return root
 
 
+@pytest.fixture
+def needs_multi30k():
+    root = data_root()
+    names = [f"{f}.{lang}.gz" for f in ("train", "val", "test_2016_flickr") for lang in ("en", "de")]
+    missing = [n for n in names if not (root / "multi30k" / n).exists()]
+    if missing:
+        pytest.skip(f"Multi30k is not under the data root {root} (missing {missing[0]}; set DLCOURSE_DATA_ROOT)")
+    return root
+
+
 def copy_course(dest: Path, notebooks: list[str] | None = None) -> Path:
     """A throw-away course folder: source/, release/, the config and the mutant bank.
     ``notebooks`` (e.g. ``["week05/resnet_implementation.ipynb"]``) keeps only those notebooks."""

@@ -139,3 +139,20 @@ def test_attention_benchmark_script_quick(tmp_path):
     assert result["targets"]["no NaN/inf in any stability case"]
     assert result["at_target"]["chunked_MiB"] < result["at_target"]["naive_MiB"]
     assert "## Targets" in (tmp_path / "attention_benchmark.md").read_text(encoding="utf-8")
+
+
+def test_seq2seq_bleu_script_quick(tmp_path, needs_multi30k):
+    """A smoke run of the full-mode BLEU benchmark on 300 real Multi30k pairs: it trains, decodes,
+    scores with sacreBLEU and writes its files. (The ≥ 20 BLEU target is measured by a real run.)"""
+    spec = importlib.util.spec_from_file_location("seq2seq_bleu", ROOT / "benchmarks" / "seq2seq_bleu.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    threads = torch.get_num_threads()
+    try:
+        assert script.main(["--quick", "--out", str(tmp_path)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    result = json.loads((tmp_path / "seq2seq_bleu_quick.json").read_text(encoding="utf-8"))
+    assert result["quick"] and len(result["log"]) == 1 and 0 <= result["best_bleu"] <= 100
+    assert "version:2.6.0" in result["signature"]
+    assert "| epoch |" in (tmp_path / "seq2seq_bleu_quick.md").read_text(encoding="utf-8")

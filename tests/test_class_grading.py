@@ -34,6 +34,7 @@ def require_cifar():
 
 ASSIGNMENT = "week05"
 NB_NAME = "resnet_implementation"
+NOTEBOOK_PATH = f"{ASSIGNMENT}/{NB_NAME}.ipynb"
 # Short limits keep the bank fast; the longest legitimate cell of the notebook in grade mode
 # takes ~4 s on a busy CPU, so 20 s per cell leaves room while an endless cell costs 20 s.
 LIMITS = classgrade.Limits(cell_timeout=20, notebook_timeout=240, memory_mb=3072)
@@ -221,3 +222,22 @@ def test_rerun_changes_nothing_then_regrades_only_what_changed(graded):
     statuses = classgrade.load_statuses(db_url, ASSIGNMENT)
     assert len(statuses) == len(bank.CASES) and statuses[(ASSIGNMENT, "untouched_stub")]["status"] == "graded"
     assert json.loads(statuses[(ASSIGNMENT, "os_exit")]["details"])["notebooks"][NB_NAME]["status"] == "failed"
+
+
+def test_release_regenerates_while_the_gradebook_holds_submissions(graded):
+    # With submissions in its gradebook, nbgrader's generate_assignment refuses a changed
+    # assignment (here: a notebook added) and deletes release/<assignment> on the way out;
+    # `release` goes through a scratch gradebook instead.
+    root = graded["root"]
+    added = root / "source" / ASSIGNMENT / "lstm_implementation.ipynb"
+    released = root / "release" / NOTEBOOK_PATH
+    before = released.read_bytes()
+    shutil.copy(ROOT / "source" / ASSIGNMENT / added.name, added)
+    try:
+        course.Course(root).release(ASSIGNMENT)
+        assert released.read_bytes() == before
+        assert (root / "release" / ASSIGNMENT / added.name).exists()
+    finally:
+        added.unlink()
+        (root / "release" / ASSIGNMENT / added.name).unlink(missing_ok=True)
+    assert classgrade.load_statuses(graded["db_url"], ASSIGNMENT), "the course gradebook lost its grades"

@@ -5,19 +5,8 @@ import gzip
 import pytest
 import torch
 
-from conftest import data_root
 from dlcourse import text
 from dlcourse.data import DataNotFound, load_multi30k, multi30k
-
-
-@pytest.fixture
-def needs_multi30k():
-    root = data_root()
-    names = [f"{f}.{lang}.gz" for f in multi30k.MULTI30K_FILES.values() for lang in ("en", "de")]
-    missing = [n for n in names if not (root / "multi30k" / n).exists()]
-    if missing:
-        pytest.skip(f"Multi30k is not under the data root {root} (missing {missing[0]}; set DLCOURSE_DATA_ROOT)")
-    return root
 
 
 def test_real_files_have_the_published_sizes(needs_multi30k):

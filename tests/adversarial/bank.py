@@ -46,7 +46,8 @@ CASES: dict[str, dict] = {
         why="a loop that catches KeyboardInterrupt: stock nbgrader drops the student and exits 1",
         status="timed out", lost=AFTER_LR, message=("reason", "인터럽트를 무시")),
     "memory_bomb": dict(
-        why="allocates 64 MiB blocks until memory runs out, before defining BasicBlock",
+        why="allocates blocks (64 MiB down to 1 MiB) until memory runs out, before defining BasicBlock; the "
+            "grader frees them after the cell, so the later parts still run",
         status="graded", lost={"w05-basic-block-test"}, message=("feedback", "MemoryError")),
     "sys_exit": dict(
         why="`sys.exit()` before BasicBlock: IPython turns it into an error, the kernel lives on",
@@ -145,8 +146,10 @@ def build(case: str, release_nb, source_nb):
             "    try:\n        time.sleep(0.5)\n    except KeyboardInterrupt:\n        pass\n\n" + lr)
     elif case == "memory_bomb":
         _cell(nb, "w05-basic-block").source = (
-            "def _grab_memory():\n    blocks = []\n    while True:\n"
-            "        blocks.append(bytearray(64 * 2**20))  # touched, not just reserved\n\n"
+            "def _grab_memory():\n    blocks, size = [], 64 * 2**20\n    while True:\n"
+            "        try:\n            blocks.append(bytearray(size))  # touched, not just reserved\n"
+            "        except MemoryError:\n            if size <= 2**20:\n                raise\n"
+            "            size //= 4  # fill the last gaps too: nothing is left for the cells after this one\n\n"
             "_grab_memory()\n\n" + block)
     elif case == "sys_exit":
         _cell(nb, "w05-basic-block").source = "import sys\nsys.exit(0)\n\n" + block

@@ -68,6 +68,10 @@ def scrub_outputs(outputs, *, graded: bool):
     return outputs
 
 
+# Runs in the student's kernel after every cell (as student code: the guard watches it). It binds
+# no name in the notebook's namespace.
+PROBE_CLEANUP = '__import__("traceback").clear_frames(getattr(__import__("sys"), "last_traceback", None))'
+
 class ScrubFeedback(Preprocessor):
     """Hide hidden tests and the hidden-check package from generated feedback."""
 
@@ -274,7 +278,10 @@ class GuardedExecute(Execute):
         if self.kc is None:
             return
         if self._policy is not None:
-            msg_id = self.kc.execute(f"pass  # {index}", silent=True, store_history=False)
+            # The probe also clears the local variables of the frames of the last error: they
+            # outlive the cell through sys.last_traceback, so a memory bomb stopped by
+            # MemoryError would keep what it grabbed and starve every later cell.
+            msg_id = self.kc.execute(f"pass  # {index}\n" + PROBE_CLEANUP, silent=True, store_history=False)
             deadline = time.monotonic() + self.probe_timeout
             while True:
                 try:
