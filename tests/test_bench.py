@@ -123,17 +123,22 @@ def test_format_bytes():
     assert dl.bench is bench
 
 
-def test_attention_benchmark_script_quick(tmp_path):
-    """A smoke run on tiny sizes: the script runs, writes its files, and every stability case is
-    finite. (The speed and memory targets are measured by a real run, not here.)"""
-    spec = importlib.util.spec_from_file_location("attention_benchmark", ROOT / "benchmarks" / "attention_benchmark.py")
+def _run_script(name: str, *args: str) -> int:
+    """main(args) of benchmarks/<name>.py, in this process; the thread count it sets is restored."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     threads = torch.get_num_threads()
     try:
-        assert script.main(["--quick", "--out", str(tmp_path)]) == 0
+        return script.main(list(args))
     finally:
         torch.set_num_threads(threads)
+
+
+def test_attention_benchmark_script_quick(tmp_path):
+    """A smoke run on tiny sizes: the script runs, writes its files, and every stability case is
+    finite. (The speed and memory targets are measured by a real run, not here.)"""
+    assert _run_script("attention_benchmark", "--quick", "--out", str(tmp_path)) == 0
     result = json.loads((tmp_path / "attention_benchmark.json").read_text(encoding="utf-8"))
     assert {"sweep", "time_exponent", "at_target", "stability", "batched_vs_loop", "throughput", "targets"} <= set(result)
     assert result["targets"]["no NaN/inf in any stability case"]
@@ -144,14 +149,7 @@ def test_attention_benchmark_script_quick(tmp_path):
 def test_seq2seq_bleu_script_quick(tmp_path, needs_multi30k):
     """A smoke run of the full-mode BLEU benchmark on 300 real Multi30k pairs: it trains, decodes,
     scores with sacreBLEU and writes its files. (The ≥ 20 BLEU target is measured by a real run.)"""
-    spec = importlib.util.spec_from_file_location("seq2seq_bleu", ROOT / "benchmarks" / "seq2seq_bleu.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    threads = torch.get_num_threads()
-    try:
-        assert script.main(["--quick", "--out", str(tmp_path)]) == 0
-    finally:
-        torch.set_num_threads(threads)
+    assert _run_script("seq2seq_bleu", "--quick", "--out", str(tmp_path)) == 0
     result = json.loads((tmp_path / "seq2seq_bleu_quick.json").read_text(encoding="utf-8"))
     assert result["quick"] and len(result["log"]) == 1 and 0 <= result["best_bleu"] <= 100
     assert "version:2.6.0" in result["signature"]
