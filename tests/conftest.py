@@ -44,8 +44,10 @@ def needs_cifar():
 
 @pytest.fixture
 def needs_multi30k():
+    from dlcourse.data.multi30k import MULTI30K_FILES
+
     root = data_root()
-    names = [f"{f}.{lang}.gz" for f in ("train", "val", "test_2016_flickr") for lang in ("en", "de")]
+    names = [f"{f}.{lang}.gz" for f in MULTI30K_FILES.values() for lang in ("en", "de")]
     missing = [n for n in names if not (root / "multi30k" / n).exists()]
     if missing:
         pytest.skip(f"Multi30k is not under the data root {root} (missing {missing[0]}; set DLCOURSE_DATA_ROOT)")

@@ -109,7 +109,7 @@ def cmd_grade(root: Path, args) -> int:
 
 
 def cmd_grades(root: Path, args) -> int:
-    db_url = args.db_url or classgrade.default_db_url(root)
+    db_url = args.db_url or course.db_url(root)
     assignments = [args.target] if args.target else sorted({a for (a, _) in classgrade.load_statuses(db_url)})
     for assignment in assignments:
         print(f"→ {classgrade.export_scores(root, assignment, db_url, root / 'autograded' / f'{assignment}_scores.csv')}")

@@ -113,10 +113,6 @@ class StudentResult:
 # --------------------------------------------------------------------------------------------
 # the gradebook
 # --------------------------------------------------------------------------------------------
-def default_db_url(root: Path) -> str:
-    return course_mod.db_url(root)
-
-
 def _engine(db_url: str):
     from sqlalchemy import create_engine
 
@@ -400,7 +396,7 @@ def grade_class(root: Path, assignment: str, *, workers: int = 2, students: list
     """Grade every submission of ``assignment`` (see the module docstring)."""
     root = Path(root).resolve()
     limits = limits or Limits()
-    db_url = db_url or default_db_url(root)
+    db_url = db_url or course_mod.db_url(root)
     prepare_gradebook(root, assignment, db_url)
     everyone = submissions(root, assignment)
     chosen = [s for s in everyone if students is None or s in students]
