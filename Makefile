@@ -26,31 +26,31 @@ export MPLCONFIGDIR := $(CURDIR)/.jupyter/matplotlib
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt lib/pyproject.toml
+$(VENV)/.installed: requirements.txt lib/pyproject.toml lib/staff/pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
-	$(PY) -m pip install -q --disable-pip-version-check -e lib
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e lib -e lib/staff
 	@mkdir -p $(JUPYTER_CONFIG_DIR) $(JUPYTER_DATA_DIR) $(JUPYTER_RUNTIME_DIR) $(IPYTHONDIR) $(MPLCONFIGDIR)
 	@touch $@
 
 demo: setup
-	$(PY) -m dlcourse.staff demo
+	$(PY) -m dlcourse_staff demo
 
 test: setup
 	$(PY) -m pytest -n $(JOBS) tests
 
-# Autograde a class: make grade ASSIGNMENT=week05 [JOBS=4] (python -m dlcourse.staff grade --help)
+# Autograde a class: make grade ASSIGNMENT=week05 [JOBS=4] (python -m dlcourse_staff grade --help)
 grade: setup
-	$(PY) -m dlcourse.staff grade $(ASSIGNMENT) --workers $(JOBS)
+	$(PY) -m dlcourse_staff grade $(ASSIGNMENT) --workers $(JOBS)
 
 report: setup
-	$(PY) -m dlcourse.staff report
+	$(PY) -m dlcourse_staff report
 
 release: setup
-	$(PY) -m dlcourse.staff release
+	$(PY) -m dlcourse_staff release
 
 student-wheel: setup
-	$(PY) -m dlcourse.staff student-wheel
+	$(PY) -m dlcourse_staff student-wheel
 
 lab: setup
 	$(VENV)/bin/jupyter lab release/

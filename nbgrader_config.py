@@ -11,7 +11,7 @@ import sys
 
 c = get_config()  # noqa: F821 (provided by nbgrader)
 
-# nbgrader loads the course's plug-ins from dlcourse.staff; the dlcourse package itself imports
+# nbgrader loads the course's plug-ins from dlcourse_staff; the dlcourse package itself imports
 # torch, matplotlib, … on import (seconds per nbgrader run) and nbgrader needs none of it. In an
 # nbgrader process the package is registered without running its __init__ (its submodules still
 # import normally); notebooks' kernels are other processes and import it in full.
@@ -52,19 +52,19 @@ c.ClearSolutions.text_stub = "여기에 답을 작성하세요 (YOUR ANSWER HERE
 # Grading: every cell must finish within the limit; a deleted test cell is restored, not lost.
 c.Execute.timeout = 60
 c.OverwriteCells.add_missing_cells = True
-# Student code runs in a limited, sandboxed kernel (dlcourse.staff.sandbox): a wall-clock limit
+# Student code runs in a limited, sandboxed kernel (dlcourse_staff.sandbox): a wall-clock limit
 # per notebook on top of the per-cell one, a memory limit, no access to the hidden checks, the
 # gradebook or other students' work; a kernel that hangs or dies stops only its own notebook,
-# whose cells not run score 0, and the grading report says why (python -m dlcourse.staff grade).
+# whose cells not run score 0, and the grading report says why (python -m dlcourse_staff grade).
 c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.DeduplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
-    "dlcourse.staff.nbgrader_ext.RestoreCells",  # OverwriteCells whose add_missing_cells works here
+    "dlcourse_staff.nbgrader_ext.RestoreCells",  # OverwriteCells whose add_missing_cells works here
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 c.Autograde.autograde_preprocessors = [
-    "dlcourse.staff.nbgrader_ext.GuardedExecute",
+    "dlcourse_staff.nbgrader_ext.GuardedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -76,9 +76,9 @@ c.GuardedExecute.notebook_timeout = 600
 c.GuardedExecute.memory_limit_mb = 4096
 
 # Feedback shows pass/fail and the Korean message of each check, never the hidden checks'
-# source or the frames of dlcourse.staff.
+# source or the frames of dlcourse_staff.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-    "dlcourse.staff.nbgrader_ext.ScrubFeedback",
+    "dlcourse_staff.nbgrader_ext.ScrubFeedback",
 ]

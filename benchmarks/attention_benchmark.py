@@ -1,7 +1,7 @@
 """Benchmark of the week-6 reference attention (naive vs chunked vs F.scaled_dot_product_attention).
 
 It measures the targets of the self-attention notebook's reference solution
-(lib/dlcourse/staff/solutions/w06_self_attention.py):
+(lib/staff/dlcourse_staff/solutions/w06_self_attention.py):
 
 * chunked attention at T = 4096, d = 64: peak extra memory <= 1/8 of naive attention's, and time
   within 2x of naive attention's (CPU);
@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from dlcourse import bench
-from dlcourse.staff.solutions import w06_self_attention as ref
+from dlcourse_staff.solutions import w06_self_attention as ref
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""Serial vs parallel grading of the same class: what ``python -m dlcourse.staff grade --workers N``
+"""Serial vs parallel grading of the same class: what ``python -m dlcourse_staff grade --workers N``
 gains over one worker.
 
     python benchmarks/grading_benchmark.py                 # 20 submissions, 1 worker vs 2
@@ -37,7 +37,7 @@ for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 for var in ("NBGRADER_EXECUTION", "DLCOURSE_MODE", "DLCOURSE_DB_URL"):
     os.environ.pop(var, None)
 
-from dlcourse.staff import classgrade, course, mutation, notebooks  # noqa: E402
+from dlcourse_staff import classgrade, course, mutation, notebooks  # noqa: E402
 
 NOTEBOOK = "week05/resnet_implementation.ipynb"
 

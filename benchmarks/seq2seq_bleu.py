@@ -2,7 +2,7 @@
 
 Trains the notebook's main model — bidirectional GRU encoder, attention decoder with the general
 (Luong) score, teacher forcing, greedy decoding — with the reference modules
-(lib/dlcourse/staff/solutions/w05_attention.py), the notebook's tokenisation and vocabulary, and
+(lib/staff/dlcourse_staff/solutions/w05_attention.py), the notebook's tokenisation and vocabulary, and
 the ``full`` preset of the notebook (emb 256, 256 per encoder direction, decoder 256, batch 128,
 Adam 1e-3, dropout 0.3, label smoothing 0.1, min_freq 2, all 29,000 training pairs). After every
 epoch it decodes the whole test set greedily and scores the detokenised output with sacreBLEU.
@@ -29,7 +29,7 @@ from torch import nn
 
 import dlcourse as dl
 from dlcourse import text
-from dlcourse.staff.solutions import w05_attention as ref
+from dlcourse_staff.solutions import w05_attention as ref
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_BLEU = 20.0

@@ -1,4 +1,4 @@
-"""Grading a whole class with ``python -m dlcourse.staff grade``, proven against the adversarial
+"""Grading a whole class with ``python -m dlcourse_staff grade``, proven against the adversarial
 bank (tests/adversarial/): the whole bank and a perfect student are graded once, in parallel,
 with short limits, in a throw-away course that holds week05/resnet_implementation.ipynb only.
 
@@ -21,7 +21,7 @@ import pytest
 
 from adversarial import bank
 from conftest import ROOT, copy_course, data_root
-from dlcourse.staff import classgrade, course, notebooks
+from dlcourse_staff import classgrade, course, notebooks
 
 pytestmark = pytest.mark.slow
 
@@ -143,10 +143,10 @@ def test_feedback_never_leaks_hidden_checks_or_reference(graded):
             continue
         text = _feedback_text(graded, case)
         own = "\n".join(c.source for c in notebooks.read(bank.HERE / f"{case}.ipynb").cells)
-        for marker in ("BEGIN HIDDEN", "END HIDDEN", "hidden.check(", str(STAFF), "dlcourse/staff/", "_registry"):
+        for marker in ("BEGIN HIDDEN", "END HIDDEN", "hidden.check(", str(STAFF), "staff/dlcourse_staff/", "_registry"):
             assert marker not in text, f"feedback of {case} shows {marker!r}"
-        if "dlcourse.staff" not in own:
-            assert "dlcourse.staff" not in text, f"feedback of {case} names the hidden-check package"
+        if "dlcourse_staff" not in own:
+            assert "dlcourse_staff" not in text, f"feedback of {case} names the hidden-check package"
         leaked = [line for line in secrets if line in text and line not in own]
         assert not leaked, f"feedback of {case} shows hidden-check or reference lines: {leaked[:3]}"
         assert "hidden checks are not shown" in text  # the placeholder of every hidden region

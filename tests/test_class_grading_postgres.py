@@ -18,7 +18,7 @@ import pytest
 
 from adversarial import bank
 from conftest import copy_course, data_root
-from dlcourse.staff import classgrade, course, notebooks
+from dlcourse_staff import classgrade, course, notebooks
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ import types
 import pytest
 
 from conftest import ROOT
-from dlcourse.staff import classgrade, sandbox
+from dlcourse_staff import classgrade, sandbox
 
 NB = {"week05": {"resnet_implementation": 25.0, "lstm_implementation": 25.0},
       "week06-labs": {"01_attention_basics": 10.0}}

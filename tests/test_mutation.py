@@ -3,7 +3,7 @@ one realistic wrong implementation from the bank (tests/mutants/); no mutant sur
 import pytest
 
 from conftest import ROOT, SOURCE_NOTEBOOKS
-from dlcourse.staff import mutation, notebooks
+from dlcourse_staff import mutation, notebooks
 
 BANKS = mutation.load_banks(ROOT / "tests" / "mutants")
 _cache = {}

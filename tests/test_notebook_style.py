@@ -5,7 +5,7 @@ import runpy
 import pytest
 
 from conftest import ROOT, SOURCE_NOTEBOOKS
-from dlcourse.staff import notebooks
+from dlcourse_staff import notebooks
 
 SPEC_POINTS = {  # COURSE_SPEC.md
     "week05/resnet_implementation.ipynb": 25,

@@ -9,10 +9,10 @@ import nbformat
 import pytest
 
 from conftest import ASSIGNMENTS, ROOT, copy_course
-from dlcourse.staff import course, mutation, notebooks
+from dlcourse_staff import course, mutation, notebooks
 
 BANKS = {b.notebook: b for b in mutation.load_banks(ROOT / "tests" / "mutants")}
-LEAKS = ("dlcourse.staff", "dlcourse/staff", "hidden.check", "BEGIN HIDDEN", "END HIDDEN", "BEGIN SOLUTION",
+LEAKS = ("dlcourse_staff", "staff/dlcourse_staff", "hidden.check", "BEGIN HIDDEN", "END HIDDEN", "BEGIN SOLUTION",
          "END SOLUTION", "_registry", "solutions")
 
 

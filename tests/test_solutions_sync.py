@@ -7,7 +7,7 @@ import pkgutil
 import pytest
 
 from conftest import ROOT
-from dlcourse.staff import notebooks, solutions
+from dlcourse_staff import notebooks, solutions
 
 MODULES = [importlib.import_module(f"{solutions.__name__}.{m.name}") for m in pkgutil.iter_modules(solutions.__path__)]
 

@@ -4,7 +4,7 @@ import zipfile
 import pytest
 
 from conftest import ROOT
-from dlcourse.staff.__main__ import build_student_wheel
+from dlcourse_staff.__main__ import build_student_wheel
 
 
 @pytest.mark.slow
@@ -22,4 +22,4 @@ def test_student_wheel_has_no_staff_code(tmp_path):
                 public = any(line in p.read_text(encoding="utf-8") for p in (ROOT / "lib" / "dlcourse").glob("*.py"))
                 if not public:
                     assert line not in text, f"student wheel contains {path.name}: {line!r}"
-    assert "dlcourse.staff" not in text and "hidden.check" not in text
+    assert "dlcourse_staff" not in text and "hidden.check" not in text

@@ -6,7 +6,7 @@ import tomllib
 import pytest
 
 from conftest import ROOT
-from dlcourse.staff import notebooks
+from dlcourse_staff import notebooks
 
 FILES = sorted((ROOT / "syllabus").glob("*.toml"))
 SPEC = ROOT.parent / "shared" / "COURSE_SPEC.md"

@@ -98,7 +98,7 @@ MARKER_FREE = "# (student's own cell)\n"
 
 
 def _solution(source_nb, gid: str) -> str:
-    from dlcourse.staff import notebooks
+    from dlcourse_staff import notebooks
 
     return notebooks.strip_solution_markers(notebooks.by_grade_id(source_nb)[gid].source)
 
@@ -123,7 +123,7 @@ def _insert_after(nb, gid: str, cell) -> None:
 
 def build(case: str, release_nb, source_nb):
     """The submission of ``case``: a copy of the perfect one with the case's edits."""
-    from dlcourse.staff import notebooks
+    from dlcourse_staff import notebooks
 
     nb = notebooks.fill_release(release_nb, source_nb)
     block = _solution(source_nb, "w05-basic-block")
@@ -179,7 +179,7 @@ def build(case: str, release_nb, source_nb):
             "    HIDDEN = (pathlib.Path(dl.__file__).parent / 'staff' / 'hidden' / 'w05_resnet.py').read_text()\n"
             "except Exception as err:\n    HIDDEN = repr(err)\n")
         _cell(nb, "w05-cam").source = (
-            "try:\n    from dlcourse.staff.solutions.w05_resnet import class_activation_map\n"
+            "try:\n    from dlcourse_staff.solutions.w05_resnet import class_activation_map\n"
             "except Exception:\n    pass\n\n"
             "if 'class_activation_map' not in globals():\n"
             + "\n".join("    " + line if line else "" for line in cam.splitlines()) + "\n")
@@ -242,7 +242,7 @@ def lost_points(case: str) -> float:
 
 def main() -> None:
     sys.path.insert(0, str(ROOT / "lib"))
-    from dlcourse.staff import notebooks
+    from dlcourse_staff import notebooks
 
     release_nb = notebooks.read(ROOT / "release" / NOTEBOOK)
     source_nb = notebooks.read(ROOT / "source" / NOTEBOOK)

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from ...checks import assert_close, assert_shape, assert_true
+from dlcourse.checks import assert_close, assert_shape, assert_true
 from ..solutions import w05_attention as ref
 from ._registry import register
 from ._tools import case, fail, generator, randomize, same_layout

@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from ...checks import assert_close, assert_shape, assert_true
+from dlcourse.checks import assert_close, assert_shape, assert_true
 from ..solutions import w05_lstm as ref
 from ._registry import register
 from ._tools import case, fail, generator, same_layout

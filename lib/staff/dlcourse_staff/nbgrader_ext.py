@@ -6,8 +6,8 @@ message, but never how the check works or where it lives.
 
 :class:`GuardedExecute` replaces nbgrader's ``Execute`` when autograding: time limits per cell
 and per notebook, a sandboxed kernel with a memory limit (:class:`SandboxKernelManager`,
-:mod:`dlcourse.staff.sandbox`), integrity findings that zero the part concerned, and a status
-report per notebook for :mod:`dlcourse.staff.classgrade`. :class:`RestoreCells` is nbgrader's
+:mod:`dlcourse_staff.sandbox`), integrity findings that zero the part concerned, and a status
+report per notebook for :mod:`dlcourse_staff.classgrade`. :class:`RestoreCells` is nbgrader's
 ``OverwriteCells`` with a working ``add_missing_cells`` for this course's layout.
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ from traitlets import Bool, Integer, Unicode
 
 HIDDEN_REGION = re.compile(r"^[ \t]*#+ *BEGIN HIDDEN TESTS.*?^[ \t]*#+ *END HIDDEN TESTS[^\n]*\n?", re.S | re.M)
 PLACEHOLDER = "# (숨겨진 검사: 내용은 공개되지 않습니다 / hidden checks are not shown)\n"
-SECRET_MARKERS = ("dlcourse.staff", "dlcourse/staff", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+SECRET_MARKERS = ("dlcourse_staff", "staff/dlcourse_staff", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 

@@ -1,11 +1,11 @@
-"""Instructor commands: ``python -m dlcourse.staff <command>``.
+"""Instructor commands: ``python -m dlcourse_staff <command>``.
 
 release        regenerate release/ from source/ (nbgrader generate_assignment, every assignment)
 demo           release, then autograde an example class (perfect, blank, partly wrong student),
                write feedback and grades, and print the grade table
 report         every autograded check with its verdict on the reference and the stub, and the
                mutants (tests/mutants/) it kills; exits 1 if a check falls short
-student-wheel  build the student version of the library (no dlcourse.staff) into dist/
+student-wheel  build the student version of the library (no dlcourse_staff) into dist/
 grade A        autograde every submission of assignment A on --workers workers (limits, sandbox,
                progress with ETA, a status per student), write feedback and the exports
                autograded/A_scores.csv and autograded/phase_grades.csv; exits 1 if a grading failed
@@ -85,7 +85,7 @@ def cmd_report(root: Path) -> int:
 
 def cmd_grade(root: Path, args) -> int:
     if not args.target:
-        print("grade: 과제 이름을 주세요 (e.g. python -m dlcourse.staff grade week05)", file=sys.stderr)
+        print("grade: 과제 이름을 주세요 (e.g. python -m dlcourse_staff grade week05)", file=sys.stderr)
         return 2
     shard = None
     if args.shard:
@@ -135,7 +135,7 @@ def build_student_wheel(root: Path, out: Path) -> Path:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dlcourse.staff", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m dlcourse_staff", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["release", "demo", "report", "student-wheel", "grade", "grades"])
     parser.add_argument("target", nargs="?", default=None, help="grade/grades: the assignment (e.g. week05)")

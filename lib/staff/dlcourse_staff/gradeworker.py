@@ -1,6 +1,6 @@
 """One student's grading in one process: ``nbgrader autograde``, then ``generate_feedback``.
 
-:mod:`dlcourse.staff.classgrade` runs this file as a script, once per student, so that a
+:mod:`dlcourse_staff.classgrade` runs this file as a script, once per student, so that a
 student whose grading hangs or crashes can be stopped without touching the others::
 
     python gradeworker.py ROOT ASSIGNMENT STUDENT [--no-feedback] [--set Class.trait=JSON ...]

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from ...checks import assert_close, assert_shape, assert_true
+from dlcourse.checks import assert_close, assert_shape, assert_true
 from ..solutions import w06_self_attention as ref
 from ._registry import register
 from ._tools import case, fail, generator

@@ -1,11 +1,11 @@
 """Grading a whole class with one command: parallel, limited, with a status for every student.
 
-    python -m dlcourse.staff grade week05 --workers 2
+    python -m dlcourse_staff grade week05 --workers 2
 
 For every ``submitted/<student>/<assignment>/`` folder the command runs real nbgrader in a
-process of its own — ``nbgrader autograde`` with :class:`~dlcourse.staff.nbgrader_ext.GuardedExecute`
+process of its own — ``nbgrader autograde`` with :class:`~dlcourse_staff.nbgrader_ext.GuardedExecute`
 (per-cell and per-notebook time limits, a memory limit and the sandbox of
-:mod:`dlcourse.staff.sandbox`), then ``nbgrader generate_feedback`` — on ``--workers`` workers
+:mod:`dlcourse_staff.sandbox`), then ``nbgrader generate_feedback`` — on ``--workers`` workers
 at once, prints progress with an ETA, and ends with one status per student:
 
 ``graded``
@@ -307,7 +307,7 @@ WORKER = Path(__file__).with_name("gradeworker.py")
 def grade_student(root: Path, assignment: str, student: str, *, db_url: str, limits: Limits,
                   feedback: bool = True, workdir: Path) -> StudentResult:
     """Autograde one student and write the feedback, in a process of its own
-    (:mod:`dlcourse.staff.gradeworker`) that is killed, kernel and all, past its hard limit."""
+    (:mod:`dlcourse_staff.gradeworker`) that is killed, kernel and all, past its hard limit."""
     start = time.perf_counter()
     report_dir = workdir / student
     report_dir.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 and an in-process guard against submissions that reach for the hidden checks or tamper with
 the grader.
 
-:class:`dlcourse.staff.nbgrader_ext.SandboxKernelManager` starts every grading kernel as ::
+:class:`dlcourse_staff.nbgrader_ext.SandboxKernelManager` starts every grading kernel as ::
 
     python sandbox.py POLICY.json -- -m ipykernel_launcher -f CONNECTION.json ...
 
@@ -22,13 +22,13 @@ Layers, outermost first:
 3. **Guard** (``sys.addaudithook``): every frame is attributed to a *trusted* cell (a locked
    cell whose text is the instructor's, restored by nbgrader), to the hidden-check package, to
    an installed library, or to the *student* (any other cell, code made from strings, files in
-   the submission). Student code may not import or read ``dlcourse.staff`` or the instructor's
+   the submission). Student code may not import or read ``dlcourse_staff`` or the instructor's
    notebooks, read or write the gradebook or other students' work, write outside its folder,
    start processes, signal other processes, open network connections, use ``ctypes`` or the
    garbage collector's object lists, install trace or audit hooks, or forge the origin of
    code. Between cells the guard compares the functions and classes of ``builtins``,
    ``torch``, ``numpy``, ``dlcourse``, the import system and the kernel itself with a
-   snapshot, restores anything a cell replaced and reports it; it drops ``dlcourse.staff``
+   snapshot, restores anything a cell replaced and reports it; it drops ``dlcourse_staff``
    from ``sys.modules`` and the notebook's namespace after the cell that used it (no stale or
    fake checks), and restores the grading environment variables before every trusted cell.
 
@@ -55,7 +55,7 @@ import threading  # noqa: E402
 import types  # noqa: E402
 
 STUDENT, TRUSTED, STAFF, LIBRARY, MACHINE = "student", "trusted", "staff", "library", "machine"
-STAFF_MODULE = "dlcourse.staff"
+STAFF_MODULE = "dlcourse_staff"
 DEBUG = bool(os.environ.get("DLCOURSE_GUARD_DEBUG"))
 _SELF = os.path.realpath(os.path.abspath(__file__))
 from time import perf_counter as _clock  # noqa: E402
@@ -542,7 +542,7 @@ class Guard:
         changed = self.snapshot.verify_and_restore(strict) if check else []
         leftovers = self.purge_staff()
         if leftovers and strict:
-            changed.append("dlcourse.staff in sys.modules: " + ", ".join(leftovers[:3]))
+            changed.append("dlcourse_staff in sys.modules: " + ", ".join(leftovers[:3]))
         if changed:
             self.emit(k="violation", what="tampering", when="prev",
                       detail="채점 도구·라이브러리 함수를 바꾼 것을 되돌렸습니다: " + ", ".join(changed[:10])
