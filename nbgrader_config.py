@@ -52,19 +52,21 @@ c.ClearSolutions.text_stub = "여기에 답을 작성하세요 (YOUR ANSWER HERE
 # Grading: every cell must finish within the limit; a deleted test cell is restored, not lost.
 c.Execute.timeout = 60
 c.OverwriteCells.add_missing_cells = True
-# Student code runs in a limited, sandboxed kernel (dlcourse_staff.sandbox): a wall-clock limit
-# per notebook on top of the per-cell one, a memory limit, no access to the hidden checks, the
-# gradebook or other students' work; a kernel that hangs or dies stops only its own notebook,
-# whose cells not run score 0, and the grading report says why (python -m dlcourse_staff grade).
+# Student code runs in a limited, sandboxed kernel (dlcourse_staff.sandbox: Landlock + seccomp);
+# the hidden checks run in the grader's process and ask that kernel for plain results
+# (dlcourse_staff.probe), so no code of the notebook shares a process with the checks, the
+# reference or the verdict. Only the cells up to the last autograded test cell are executed;
+# the cells after it keep the student's own outputs. A kernel that hangs or dies stops only its
+# own notebook, whose cells not run score 0, and the grading report says why.
 c.Autograde.sanitize_preprocessors = [
-    "nbgrader.preprocessors.ClearOutput",
+    "dlcourse_staff.nbgrader_ext.ClearGradedOutputs",
     "nbgrader.preprocessors.DeduplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
     "dlcourse_staff.nbgrader_ext.RestoreCells",  # OverwriteCells whose add_missing_cells works here
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 c.Autograde.autograde_preprocessors = [
-    "dlcourse_staff.nbgrader_ext.GuardedExecute",
+    "dlcourse_staff.nbgrader_ext.GradeExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -72,8 +74,8 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
-c.GuardedExecute.notebook_timeout = 600
-c.GuardedExecute.memory_limit_mb = 4096
+c.GradeExecute.notebook_timeout = 600
+c.GradeExecute.memory_limit_mb = 4096
 
 # Feedback shows pass/fail and the Korean message of each check, never the hidden checks'
 # source or the frames of dlcourse_staff.

@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 __all__ = ["over_steps", "ProbeBlock", "GapNet", "ProbeLSTMCell", "TinyForecaster", "OneStepLSTM", "OneStepLinear",
-           "params_with_grads", "as_iterator", "CosineAttention", "DecayAttention"]
+           "params_with_grads", "as_iterator", "grads_of", "sgd", "CosineAttention", "DecayAttention", "run_steps"]
 
 
 # --- helpers for any check -----------------------------------------------------------------------
@@ -127,6 +127,30 @@ def params_with_grads(values, grads):
 def as_iterator(items):
     """A one-shot iterator over ``items`` (like ``model.parameters()``)."""
     return iter(list(items))
+
+
+def grads_of(params):
+    """The ``.grad`` of each parameter (None where there is none)."""
+    return [p.grad for p in params]
+
+
+def sgd(model, lr, momentum=0.0):
+    """``torch.optim.SGD`` over the model's parameters."""
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+
+
+def run_steps(module, queries, keys, mask, carry_state=True):
+    """Call an attention module once per query, as a decoder does, carrying its state.
+
+    Returns ([(context, weights), ...], [state, ...]), one entry per step."""
+    pairs, states, state = [], [], None
+    for query in queries:
+        context, weights, new_state = module(query, keys, mask, state)
+        pairs.append((context, weights))
+        states.append(new_state)
+        if carry_state:
+            state = new_state
+    return pairs, states
 
 
 # --- week05/attention_mechanisms -----------------------------------------------------------------

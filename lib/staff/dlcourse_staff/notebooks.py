@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import linecache
 import os
 import re
 from dataclasses import dataclass
@@ -98,9 +99,11 @@ def run_harness(program, *, cwd=None) -> dict[str, tuple[bool, str]]:
         if cwd is not None:
             os.chdir(cwd)
         for gid, kind, source in program:
+            filename = f"<cell {gid}>"
+            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)  # inspect.getsource
             try:
                 with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-                    exec(compile(source, f"<cell {gid}>", "exec"), namespace)
+                    exec(compile(source, filename, "exec"), namespace)
             except BaseException as err:  # noqa: BLE001 - a mutant may raise anything, even SystemExit
                 if isinstance(err, KeyboardInterrupt):
                     raise
