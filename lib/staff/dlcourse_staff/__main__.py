@@ -6,9 +6,11 @@ demo           release, then autograde an example class (perfect, blank, partly 
 report         every autograded check with its verdict on the reference and the stub, and the
                mutants (tests/mutants/) it kills; exits 1 if a check falls short
 student-wheel  build the student version of the library (no dlcourse_staff) into dist/
-grade A        autograde every submission of assignment A on --workers workers (limits, sandbox,
+grade A        autograde every submission of assignment A on --workers long-lived workers (the
+               student's code in a sandboxed kernel, the hidden checks in the grader; limits,
                progress with ETA, a status per student), write feedback and the exports
-               autograded/A_scores.csv and autograded/phase_grades.csv; exits 1 if a grading failed
+               autograded/A_scores.csv and autograded/phase_grades.csv; exits 1 if a grading failed,
+               2 if this machine has no sandbox and --unsandboxed was not given
 grades         write the exports again from the gradebook (no grading)
 """
 from __future__ import annotations
@@ -74,12 +76,15 @@ def cmd_report(root: Path) -> int:
     bad = [c.test_id for a in analyses for c in a.checks.values()
            if not c.reference[0] or c.stub[0] or not c.killed_by]
     survivors = [m for a in analyses for m in a.survivors]
-    if bad or survivors:
-        print(f"FALLING SHORT: checks {bad}, surviving mutants {survivors}")
+    rejected = [v for a in analyses for v in a.rejected_variants]
+    if bad or survivors or rejected:
+        print(f"FALLING SHORT: checks {bad}, surviving mutants {survivors}, rejected correct variants {rejected}")
         return 1
     n_checks = sum(len(a.checks) for a in analyses)
     n_mutants = sum(len(a.mutants) for a in analyses)
-    print(f"OK: {n_checks} checks pass on the reference, fail on the stub; {n_mutants} mutants, all killed.")
+    n_variants = sum(len(a.variants) for a in analyses)
+    print(f"OK: {n_checks} checks pass on the reference, fail on the stub; {n_mutants} mutants, all killed; "
+          f"{n_variants} correct variants, all accepted.")
     return 0
 
 
@@ -92,12 +97,12 @@ def cmd_grade(root: Path, args) -> int:
         k, n = (int(x) for x in args.shard.split("/"))
         shard = (k, n)
     limits = classgrade.Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
-                               memory_mb=args.memory_mb)
+                               memory_mb=args.memory_mb, unsandboxed=args.unsandboxed)
     try:
         report = classgrade.grade_class(root, args.target, workers=args.workers, students=args.student or None,
                                         force=args.force, feedback=not args.no_feedback, limits=limits,
                                         db_url=args.db_url, shard=shard)
-    except FileNotFoundError as err:
+    except (FileNotFoundError, ValueError, classgrade.SandboxUnavailable) as err:
         print(f"grade: {err}", file=sys.stderr)
         return 2
     print()
@@ -117,16 +122,13 @@ def cmd_grades(root: Path, args) -> int:
     return 0
 
 
-STAFF_ONLY = "staff"
-
-
 def build_student_wheel(root: Path, out: Path) -> Path:
-    """Wheel of dlcourse without the instructor-only subpackage."""
+    """Wheel of the student package ``dlcourse`` (lib/); the instructor package lives in
+    lib/staff/ and is a distribution of its own, so the student wheel simply leaves it out."""
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         lib = Path(tmp) / "lib"
-        shutil.copytree(root / "lib", lib, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build"))
-        shutil.rmtree(lib / "dlcourse" / STAFF_ONLY)
+        shutil.copytree(root / "lib", lib, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "staff"))
         before = set(out.glob("*.whl"))
         subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
                         "-w", str(out), str(lib)], check=True)
@@ -145,7 +147,10 @@ def main(argv=None) -> int:
     grading.add_argument("--force", action="store_true", help="regrade submissions that did not change")
     grading.add_argument("--no-feedback", action="store_true", help="skip nbgrader generate_feedback")
     grading.add_argument("--db-url", default=None, help="gradebook URL (default: DLCOURSE_DB_URL or gradebook.db)")
-    grading.add_argument("--shard", default=None, help="K/N: grade every N-th student from the K-th (several machines)")
+    grading.add_argument("--shard", default=None, help="K/N: grade every N-th student from the K-th (several machines); "
+                         "default: SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX with DLCOURSE_SHARDS")
+    grading.add_argument("--unsandboxed", action="store_true",
+                         help="grade even where Landlock/seccomp are unavailable (reported in every export)")
     grading.add_argument("--cell-timeout", type=int, default=None, help="seconds per cell (default: nbgrader_config.py)")
     grading.add_argument("--notebook-timeout", type=int, default=None, help="seconds per notebook")
     grading.add_argument("--memory-mb", type=int, default=None, help="memory limit of a student's kernel")

@@ -263,11 +263,18 @@ def _student_lib() -> str | None:
     return str(Path(locations[0]).resolve()) if locations else None
 
 
+# A kernel started ahead of time for the next notebook this process grades (one per worker): its
+# process boots while the current notebook is graded. It knows nothing of any student until it
+# is used: the submission's files are then copied into its private folder, its working directory.
+_SPARE: dict | None = None
+
+
 class GradeExecute(Execute):
     """nbgrader's ``Execute`` for this course: the kernel runs the student's code, the grader runs
     the checks (see the module docstring). Limits: per cell (``timeout``), per notebook
     (``notebook_timeout``), memory, output size; a kernel that hangs or dies stops this notebook
-    only (the cells not run score 0) and the report says why."""
+    only (the cells not run score 0) and the report says why. With ``warm_kernels`` the next
+    notebook's kernel is started while this one is graded."""
 
     notebook_timeout = Integer(600, help="Wall-clock limit for one notebook, in seconds (0: none).").tag(config=True)
     memory_limit_mb = Integer(4096, help="Memory limit of the kernel (data segment), in MiB (0: none).").tag(config=True)
@@ -275,11 +282,13 @@ class GradeExecute(Execute):
     max_output_chars = Integer(200_000, help="Characters of output kept per cell while it runs.").tag(config=True)
     report_dir = Unicode("", help="Folder for the per-notebook grading reports (JSON).").tag(config=True)
     kernel_threads = Integer(1, help="Threads the kernel computes with (OMP/MKL).").tag(config=True)
+    warm_kernels = Bool(True, help="Start the next notebook's kernel while this one is graded.").tag(config=True)
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxKernelManager)
         super().__init__(*args, **kwargs)
         self.shutdown_kernel = "immediate"   # a graceful shutdown costs seconds and proves nothing
+        self.startup_timeout = max(self.startup_timeout, 180)  # a busy machine boots torch slowly
 
     # --- nbclient hooks ----------------------------------------------------------------------
     def _get_timeout(self, cell):
@@ -325,13 +334,23 @@ class GradeExecute(Execute):
         plan = Plan.of(self.nb)
         self._sources = {_meta(c).get("grade_id"): c.source for c in self.nb.cells
                          if c.get("cell_type") == "code" and _meta(c).get("solution") and _meta(c).get("grade_id")}
-        workdir = Path(tempfile.mkdtemp(prefix="dlcourse-grade-"))
+        cwd = Path((resources or {}).get("metadata", {}).get("path") or ".").resolve()
+        spare = self._take_spare(cwd)
+        workdir = spare["workdir"] if spare else Path(tempfile.mkdtemp(prefix="dlcourse-grade-"))
         try:
-            self._policy = self._make_policy(workdir, resources or {})
+            self._policy = spare["policy"] if spare else self._make_policy(workdir, resources or {})
+            if spare:
+                self.km = spare["km"]
+            self._phases = {"kernel_start": 0.0, "cells": 0.0, "checks": 0.0}
+            t_start = time.perf_counter()
             try:
                 with self.setup_kernel():
                     assert self.kc is not None
                     info_msg = self.wait_for_reply(self.kc.kernel_info())
+                    self._phases["kernel_start"] = time.perf_counter() - t_start
+                    self._phases["warm"] = bool(spare)
+                    if self.warm_kernels:
+                        self._start_spare()
                     if info_msg is None:
                         raise RuntimeError("커널이 kernel_info에 답하지 않았습니다 (kernel did not answer kernel_info)")
                     self.nb.metadata["language_info"] = info_msg["content"]["language_info"]
@@ -345,10 +364,13 @@ class GradeExecute(Execute):
                                 break
                             if cell.cell_type != "code":
                                 continue
+                            t_cell = time.perf_counter()
                             if index in plan.tests:
                                 self._grade_cell(cell, index, plan.tests[index])
+                                self._phases["checks"] += time.perf_counter() - t_cell
                             else:
                                 self._run_cell(cell, index)
+                                self._phases["cells"] += time.perf_counter() - t_cell
                                 if self._transport.setup_rss is None and self._stop is None:
                                     self._transport.setup_rss = self._rss()
                         if self._stop is None:
@@ -372,6 +394,64 @@ class GradeExecute(Execute):
 
     def _label(self, cell, index) -> str:
         return _meta(cell).get("grade_id") or cell.get("id") or f"cell {index}"
+
+    # --- warm kernels --------------------------------------------------------------------------
+    def _kernel(self) -> str:
+        return self.kernel_name or self.nb.metadata.get("kernelspec", {}).get("name", "") or "python3"
+
+    def _spare_key(self) -> tuple:
+        return (self.sandbox, self.memory_limit_mb, self.notebook_timeout, self.kernel_threads, self._kernel(),
+                tuple(self.extra_arguments), os.environ.get("DLCOURSE_DATA_ROOT"), os.environ.get("DLCOURSE_CACHE_DIR"))
+
+    def _start_spare(self) -> None:
+        """Launch a kernel for the next notebook; it boots while this one is graded."""
+        global _SPARE
+        if _SPARE is not None:
+            return
+        workdir = Path(tempfile.mkdtemp(prefix="dlcourse-grade-"))
+        work = workdir / "tmp" / "work"
+        try:
+            policy = self._make_policy(workdir, {"metadata": {"path": str(work)}})
+            work.mkdir(parents=True, exist_ok=True)
+            policy["write_roots"] = [str(workdir / "tmp")]
+            km = self.kernel_manager_class(kernel_name=self._kernel(), config=self.config)
+            km.policy = policy
+            self._run(km.start_kernel(extra_arguments=self.extra_arguments, cwd=str(work)))
+        except Exception:  # noqa: BLE001 - no spare: the next notebook starts its own kernel
+            shutil.rmtree(workdir, ignore_errors=True)
+            return
+        _SPARE = {"km": km, "workdir": workdir, "policy": policy, "work": work, "key": self._spare_key()}
+
+    def _take_spare(self, cwd: Path) -> dict | None:
+        """The spare kernel, with this submission's files copied into its working folder; None
+        when there is none or it was started with other settings."""
+        global _SPARE
+        spare, _SPARE = _SPARE, None
+        if spare is None:
+            return None
+        if spare["key"] != self._spare_key() or not self._run(spare["km"].is_alive()):
+            self._discard(spare)
+            return None
+        try:
+            for item in cwd.iterdir():
+                if item.name in (".ipynb_checkpoints",) or item.is_symlink():
+                    continue
+                target = spare["work"] / item.name
+                if item.is_dir():
+                    shutil.copytree(item, target, symlinks=False, dirs_exist_ok=True)
+                else:
+                    shutil.copy2(item, target)
+        except OSError:
+            self._discard(spare)
+            return None
+        return spare
+
+    def _discard(self, spare: dict) -> None:
+        try:
+            self._run(spare["km"].shutdown_kernel(now=True))
+        except Exception:  # noqa: BLE001
+            pass
+        shutil.rmtree(spare["workdir"], ignore_errors=True)
 
     def _not_run(self, cell) -> bool:
         if self._stop is not None:
@@ -604,6 +684,7 @@ class GradeExecute(Execute):
                 "sandboxed": bool(self.sandbox), "sandbox": sandbox_summary(self._applied, self.sandbox),
                 "probes": {"requests": getattr(transport, "requests", 0),
                            "seconds": round(getattr(transport, "seconds", 0.0), 2)},
+                "phases": {k: round(v, 2) for k, v in getattr(self, "_phases", {}).items()},
                 "kernel_mb": self._memory}
 
     def _write_report(self, report: dict) -> None:

@@ -125,7 +125,7 @@ class KernelTransport:
 
     def alive(self) -> bool:
         try:
-            return bool(self.km.is_alive())
+            return bool(_sync(self.km.is_alive()))
         except Exception:  # noqa: BLE001
             return False
 
@@ -194,7 +194,7 @@ class KernelTransport:
     def _interrupt(self, msg_id: str) -> None:
         """Interrupt the hung request; a kernel that does not come back within 5 s is killed."""
         try:
-            self.km.interrupt_kernel()
+            _sync(self.km.interrupt_kernel())
         except Exception:  # noqa: BLE001
             pass
         end = time.monotonic() + 5
@@ -206,11 +206,24 @@ class KernelTransport:
             if msg.get("parent_header", {}).get("msg_id") == msg_id:
                 return
         try:
-            self.km.shutdown_kernel(now=True)
+            _sync(self.km.shutdown_kernel(now=True))
         except Exception:  # noqa: BLE001
             pass
         raise KernelLost("timed out", "검사 요청이 멈춰 인터럽트에도 응답하지 않아 커널을 멈췄습니다 "
                                       "(the kernel ignored the interrupt and was stopped)")
+
+
+def _sync(value):
+    """The result of a kernel manager's call, awaited when the manager is asynchronous."""
+    import asyncio
+
+    if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
+        from jupyter_core.utils import run_sync
+
+        async def wait():
+            return await value
+        return run_sync(wait)()
+    return value
 
 
 # --------------------------------------------------------------------------------------------
