@@ -16,7 +16,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 __all__ = ["over_steps", "ProbeBlock", "GapNet", "ProbeLSTMCell", "TinyForecaster", "OneStepLSTM", "OneStepLinear",
-           "params_with_grads", "as_iterator", "grads_of", "sgd", "CosineAttention", "DecayAttention", "run_steps"]
+           "params_with_grads", "as_iterator", "grads_of", "sgd", "CosineAttention", "DecayAttention", "run_steps",
+           "as_numpy", "numpy_generator", "numpy_results", "wavy_sum"]
 
 
 # --- helpers for any check -----------------------------------------------------------------------
@@ -189,3 +190,47 @@ class DecayAttention(CosineAttention):
         scores = scores - self.penalty * state
         weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
         return (weights.unsqueeze(1) @ keys).squeeze(1), weights, weights
+
+
+# --- week03/foundations ----------------------------------------------------------------------------
+# The week-3 notebook's first exercises are written in NumPy. The probe carries tensors; these
+# helpers turn what the grader sends into NumPy arrays in the kernel (and NumPy arrays come back
+# as tensors marked ``numpy``). None of them is an exercise's solution.
+def as_numpy(value):
+    """``value`` with every tensor replaced by a NumPy array (a copy), inside tuples, lists and
+    dicts too: how the grader hands arrays to a NumPy exercise."""
+    import numpy as np
+
+    if isinstance(value, torch.Tensor):
+        return np.array(value.detach().cpu().numpy(), copy=True)
+    if type(value) in (tuple, list):
+        return type(value)(as_numpy(v) for v in value)
+    if type(value) is dict:
+        return {k: as_numpy(v) for k, v in value.items()}
+    return value
+
+
+def numpy_generator(seed):
+    """A NumPy random generator, ``np.random.default_rng(seed)``."""
+    import numpy as np
+
+    return np.random.default_rng(int(seed))
+
+
+def numpy_results(fn):
+    """``fn`` with its tensor results turned into NumPy arrays: a grader-provided stand-in (an
+    oracle) for a NumPy function of the notebook answers in NumPy, like the function it replaces."""
+    def call(*args, **kwargs):
+        return as_numpy(fn(*args, **kwargs))
+
+    call.__name__ = getattr(fn, "__name__", "numpy_results")
+    return call
+
+
+def wavy_sum(x):
+    """A smooth scalar function of a NumPy array, with a term that couples the first and last
+    entries: ``Σ sin(1.5·x)·x² + x_first·x_last`` (a Python float)."""
+    import numpy as np
+
+    flat = x.reshape(-1)
+    return float(np.sum(np.sin(1.5 * x) * x ** 2) + flat[0] * flat[-1])
