@@ -67,6 +67,7 @@ FINAL_OK = ("graded", "timed out")
 # Each notebook counts with its points; practice labs are not part of the phase grade.
 PHASE_WEIGHTS = {"weekly": 0.7, "midterm": 0.3}
 PHASE_NOTEBOOKS = {
+    ("week03", "foundations"): "weekly",
     ("week05", "resnet_implementation"): "weekly",
     ("week05", "lstm_implementation"): "weekly",
     ("week05", "attention_mechanisms"): "weekly",
