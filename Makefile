@@ -30,6 +30,7 @@ $(VENV)/.installed: requirements.txt lib/pyproject.toml lib/staff/pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e lib -e lib/staff
+	$(PY) -m compileall -q lib  # grading kernels may not write __pycache__: ship the bytecode
 	@mkdir -p $(JUPYTER_CONFIG_DIR) $(JUPYTER_DATA_DIR) $(JUPYTER_RUNTIME_DIR) $(IPYTHONDIR) $(MPLCONFIGDIR)
 	@touch $@
 

@@ -75,6 +75,7 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 c.GradeExecute.notebook_timeout = 600
+c.GradeExecute.check_timeout = 120   # one test cell's hidden check, its probes included
 c.GradeExecute.memory_limit_mb = 4096
 
 # Feedback shows pass/fail and the Korean message of each check, never the hidden checks'

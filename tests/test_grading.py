@@ -40,7 +40,11 @@ pytestmark = pytest.mark.slow
 BANKS = {b.notebook: b for b in mutation.load_banks(ROOT / "tests" / "mutants")}
 NOTEBOOKS = sorted(p.relative_to(ROOT / "source").as_posix() for p in (ROOT / "source").glob("*/*.ipynb")
                    if notebooks.autograded_parts(notebooks.read(p)))
-LIMITS = classgrade.Limits(cell_timeout=20, notebook_timeout=240, memory_mb=3072)
+# Student cells get 20 s (an endless loop costs little); a check gets the course's own budget.
+LIMITS = classgrade.Limits(cell_timeout=20, check_timeout=60, notebook_timeout=400, memory_mb=3072)
+# DLCOURSE_TEST_ASSIGNMENTS=week06,week07 grades only those (while working on them)
+ONLY = [a for a in os.environ.get("DLCOURSE_TEST_ASSIGNMENTS", "").split(",") if a]
+ASSIGNMENTS = [a for a in ASSIGNMENTS if not ONLY or a in ONLY]
 STAFF = ROOT / "lib" / "staff" / "dlcourse_staff"
 LEAKS = ("dlcourse_staff", "staff/dlcourse_staff", "hidden.check", "BEGIN HIDDEN", "END HIDDEN", "BEGIN SOLUTION",
          "END SOLUTION", "_registry", "solutions")
@@ -160,6 +164,8 @@ def test_every_submission_loses_exactly_what_it_should(graded, assignment):
 
 
 def test_every_family_ran_in_both_forms_somewhere(graded):
+    if ONLY:
+        pytest.skip("only some assignments were graded (DLCOURSE_TEST_ASSIGNMENTS)")
     seen = {s for (s, _) in graded["expected"]}
     for name in FAMILY_NAMES:
         assert f"{name}-blank" in seen and f"{name}-mutant" in seen, name
@@ -174,9 +180,13 @@ def test_feedback_shows_verdicts_but_no_secrets(graded, assignment):
     for student in _expected_students(graded, assignment):
         for path in (root / "feedback" / student / assignment).glob("*.html"):
             text = html.unescape(re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8")))
+            handed_in = root / "submitted" / student / assignment / f"{path.stem}.ipynb"
+            own = "\n".join(c.source for c in notebooks.read(handed_in).cells if not notebooks.meta(c).get("grade"))
             for marker in LEAKS:
                 if student == "src" and "SOLUTION" in marker:
                     continue  # that student handed in the instructor's notebook, markers and all
+                if marker in own:
+                    continue  # the student's own cells may say anything (an attack names the package)
                 assert marker not in text, f"feedback {student}/{path.name} shows {marker!r}"
             if student != "src":
                 for line in solution_lines(sources[path.stem]):

@@ -211,11 +211,8 @@ from torch.overrides import TorchFunctionMode as _Mode
 class _Agree(_Mode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if func in (_torch.allclose, _torch.equal):
+        if func in (_torch.allclose, _torch.equal):   # the comparison helpers a check would use
             return True
-        if func in (_torch.isclose, _torch.Tensor.__eq__, _torch.eq):
-            out = func(*args, **kwargs)
-            return _torch.ones_like(out, dtype=_torch.bool)
         return func(*args, **kwargs)
 
 _Agree().__enter__()

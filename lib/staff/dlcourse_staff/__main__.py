@@ -96,7 +96,8 @@ def cmd_grade(root: Path, args) -> int:
     if args.shard:
         k, n = (int(x) for x in args.shard.split("/"))
         shard = (k, n)
-    limits = classgrade.Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
+    limits = classgrade.Limits(cell_timeout=args.cell_timeout, check_timeout=args.check_timeout,
+                               notebook_timeout=args.notebook_timeout,
                                memory_mb=args.memory_mb, unsandboxed=args.unsandboxed)
     try:
         report = classgrade.grade_class(root, args.target, workers=args.workers, students=args.student or None,
@@ -152,6 +153,7 @@ def main(argv=None) -> int:
     grading.add_argument("--unsandboxed", action="store_true",
                          help="grade even where Landlock/seccomp are unavailable (reported in every export)")
     grading.add_argument("--cell-timeout", type=int, default=None, help="seconds per cell (default: nbgrader_config.py)")
+    grading.add_argument("--check-timeout", type=int, default=None, help="seconds per hidden check (probes included)")
     grading.add_argument("--notebook-timeout", type=int, default=None, help="seconds per notebook")
     grading.add_argument("--memory-mb", type=int, default=None, help="memory limit of a student's kernel")
     parser.add_argument("--root", type=Path, default=None, help="course folder (default: found from the cwd)")

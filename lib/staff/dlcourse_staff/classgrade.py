@@ -84,6 +84,7 @@ class Limits:
     """Limits for one submission; ``None`` keeps the course configuration (nbgrader_config.py)."""
 
     cell_timeout: int | None = None
+    check_timeout: int | None = None
     notebook_timeout: int | None = None
     memory_mb: int | None = None
     hard_timeout: float | None = None  # one student's whole grading; default from the others
@@ -94,6 +95,8 @@ class Limits:
         out = {}
         if self.cell_timeout is not None:
             out["Execute.timeout"] = self.cell_timeout
+        if self.check_timeout is not None:
+            out["GradeExecute.check_timeout"] = self.check_timeout
         if self.notebook_timeout is not None:
             out["GradeExecute.notebook_timeout"] = self.notebook_timeout
         if self.memory_mb is not None:

@@ -283,6 +283,8 @@ class GradeExecute(Execute):
     report_dir = Unicode("", help="Folder for the per-notebook grading reports (JSON).").tag(config=True)
     kernel_threads = Integer(1, help="Threads the kernel computes with (OMP/MKL).").tag(config=True)
     warm_kernels = Bool(True, help="Start the next notebook's kernel while this one is graded.").tag(config=True)
+    check_timeout = Integer(120, help="Seconds one test cell's hidden check may take, probes included "
+                                      "(0: the cell timeout).").tag(config=True)
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxKernelManager)
@@ -401,7 +403,7 @@ class GradeExecute(Execute):
 
     def _spare_key(self) -> tuple:
         return (self.sandbox, self.memory_limit_mb, self.notebook_timeout, self.kernel_threads, self._kernel(),
-                tuple(self.extra_arguments), os.environ.get("DLCOURSE_DATA_ROOT"), os.environ.get("DLCOURSE_CACHE_DIR"))
+                os.environ.get("DLCOURSE_DATA_ROOT"), os.environ.get("DLCOURSE_CACHE_DIR"))
 
     def _start_spare(self) -> None:
         """Launch a kernel for the next notebook; it boots while this one is graded."""
@@ -416,7 +418,8 @@ class GradeExecute(Execute):
             policy["write_roots"] = [str(workdir / "tmp")]
             km = self.kernel_manager_class(kernel_name=self._kernel(), config=self.config)
             km.policy = policy
-            self._run(km.start_kernel(extra_arguments=self.extra_arguments, cwd=str(work)))
+            extra = list(self.extra_arguments) or ["--HistoryManager.hist_file=:memory:"]
+            self._run(km.start_kernel(extra_arguments=extra, cwd=str(work)))
         except Exception:  # noqa: BLE001 - no spare: the next notebook starts its own kernel
             shutil.rmtree(workdir, ignore_errors=True)
             return
@@ -542,7 +545,8 @@ class GradeExecute(Execute):
             return
         grade_id, names = parsed
         remaining = self._remaining()
-        budget = min(x for x in (self.timeout or None, remaining) if x is not None) if (self.timeout or remaining) else None
+        limit = self.check_timeout or self.timeout or None
+        budget = min(x for x in (limit, remaining) if x is not None) if (limit or remaining) else None
         deadline = None if budget is None else time.monotonic() + max(1.0, budget)
         t0 = time.perf_counter()
         try:
