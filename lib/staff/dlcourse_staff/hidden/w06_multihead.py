@@ -19,7 +19,17 @@ from dlcourse.checks import assert_close, assert_shape, assert_true
 
 from ..solutions import w06_multihead as ref
 from ._registry import register
-from ._tools import case, expect_tensor, fail, generator, output_weights, randomize
+from ._tools import case, expect_tensor, fail, generator, meta, output_weights, randomize
+
+
+
+def _tensor(x, what: str) -> torch.Tensor:
+    """A torch tensor (a NumPy array that came back is refused: the docstrings ask for tensors)."""
+    x = expect_tensor(x, what)
+    if meta(x)["numpy"]:
+        fail(f"{what}은(는) torch.Tensor여야 합니다 (NumPy 배열이 왔습니다).")
+    return x
+
 
 # --------------------------------------------------------------------------------------------
 # 1.1 MultiHeadAttention
@@ -114,7 +124,7 @@ def _ref_module(tm, gate):
 def _pair(value, what="반환값"):
     if not (isinstance(value, (tuple, list)) and len(value) == 2):
         fail(f"{what}: forward는 (out, weights) 두 값을 돌려줘야 합니다.")
-    return expect_tensor(value[0], "out"), expect_tensor(value[1], "weights")
+    return _tensor(value[0], "out"), _tensor(value[1], "weights")
 
 
 def _mha_case(k, MHA, *, dim, heads, bias, batch, tq, tk, seed, kpm=None, am=None, gate=None, head_gate=None,
@@ -340,7 +350,7 @@ def _importance_case(k, fn, ref_fn, name, i, cfg, training):
     km.train(training)
     g = generator(seed + 1)
     batches = [torch.randint(vocab, shape, generator=g) for shape in shapes]
-    got = expect_tensor(fn.invoke(km, batches).value, "반환값")
+    got = _tensor(fn.invoke(km, batches).value, "반환값")
     want = ref_fn(model, batches)
     assert_shape(got, (layers, heads), f"{name} 결과 (L, H)")
     assert_true(bool(torch.isfinite(got).all()), f"{name} 결과에 NaN이나 inf가 있습니다.")
@@ -380,7 +390,7 @@ def prune(k, prune_mask) -> None:
     for label, imp, n in cases:
         with case(f"prune_mask(importance {label}, num_pruned={n})"):
             res = prune_mask.invoke(imp, n, return_args=True)
-            got = expect_tensor(res.value, "반환값")
+            got = _tensor(res.value, "반환값")
             assert_shape(got, tuple(imp.shape), "반환값")
             assert_true(got.dtype == imp.dtype, f"반환값의 dtype은 importance와 같아야 합니다 ({imp.dtype}; 받은 {got.dtype}).")
             assert_true(bool(((got == 0) | (got == 1)).all()), "반환값은 0.0(끈 헤드)과 1.0(남긴 헤드)만 가져야 합니다.")
@@ -394,7 +404,7 @@ def prune(k, prune_mask) -> None:
     with case("같은 값이 여럿인 importance (동점): 어느 것을 골라도 되지만 정확히 num_pruned개"):
         tied = torch.tensor([[0.1, 0.1, 0.1], [0.5, 0.1, 0.9]])
         for n in (2, 4, 5):
-            got = expect_tensor(prune_mask.call(tied, n), "반환값")
+            got = _tensor(prune_mask.call(tied, n), "반환값")
             assert_true(int((got == 0).sum()) == n, f"num_pruned={n}: 꺼진 헤드가 {int((got == 0).sum())}개입니다.")
             assert_true(float(tied[got == 0].max()) <= float(tied[got == 1].min()),
                         f"num_pruned={n}: 남긴 헤드보다 더 중요한 헤드를 껐습니다.")
@@ -415,7 +425,7 @@ def _hc_compare(k, student, refm, u, train, label, log_alpha):
     leaf = k.leaf(u) if train else None
     args = (leaf,) if train else ()
     res = student.invoke(*args, copy=True, train=train, report_training=True)
-    got = expect_tensor(res.value, label)
+    got = _tensor(res.value, label)
     refm.train(train)
     la = refm.log_alpha
     la.grad = None
@@ -444,7 +454,7 @@ def hard_concrete(k, HardConcreteGate) -> None:
         assert_true(set(params) == {"log_alpha"}, f"학습되는 매개변수는 log_alpha 하나여야 합니다 (실제: {sorted(params)}).")
         assert_close(params["log_alpha"], torch.full((5,), -1.5), atol=0, rtol=0, name="처음의 log_alpha")
         default = HardConcreteGate(3).params().get("log_alpha")
-        assert_close(expect_tensor(default, "log_alpha"), torch.full((3,), 3.0), atol=0, rtol=0,
+        assert_close(_tensor(default, "log_alpha"), torch.full((3,), 3.0), atol=0, rtol=0,
                      name="기본값으로 만든 log_alpha (init_log_alpha=3.0)")
     log_alpha = torch.tensor([-4.0, -1.0, 0.0, 0.5, 2.0, 5.0])
     u = torch.tensor([0.01, 0.3, 0.5, 0.7, 0.2, 0.99])
@@ -456,10 +466,10 @@ def hard_concrete(k, HardConcreteGate) -> None:
             _hc_compare(k, student, refm, u, True, "학습 모드 forward(u)", log_alpha)
             _hc_compare(k, student, refm, u, False, "평가 모드 forward()", log_alpha)
             res = student.invoke(u, copy=True, train=False)
-            assert_close(expect_tensor(res.value, "평가 모드 forward(u)"), refm.eval()(), atol=1e-6, rtol=1e-5,
+            assert_close(_tensor(res.value, "평가 모드 forward(u)"), refm.eval()(), atol=1e-6, rtol=1e-5,
                          name="평가 모드 forward(u) (u는 무시하고 결정적인 게이트)")
             res = student.invoke(method="l0_penalty", copy=True)
-            got = expect_tensor(res.value, "l0_penalty()")
+            got = _tensor(res.value, "l0_penalty()")
             refm.log_alpha.grad = None
             want = refm.l0_penalty()
             assert_shape(got, (), "l0_penalty() (스칼라)")
@@ -474,7 +484,7 @@ def hard_concrete(k, HardConcreteGate) -> None:
         student = HardConcreteGate(400, init_log_alpha=0.0)
         draws = []
         for seed in (1, 2):
-            z = expect_tensor(student.invoke(train=True, seed=seed).value, "게이트")
+            z = _tensor(student.invoke(train=True, seed=seed).value, "게이트")
             assert_shape(z, (400,), "게이트")
             assert_true(bool(torch.isfinite(z).all()) and float(z.min()) >= 0.0 and float(z.max()) <= 1.0,
                         "게이트는 0과 1 사이의 유한한 값이어야 합니다.")
@@ -527,7 +537,7 @@ def statistics(k, head_statistics) -> None:
                      f" (받은 {type(got).__name__}{': ' + str(sorted(got))[:80] if isinstance(got, dict) else ''}).")
             want = ref.head_statistics(weights, qmask)
             for key in STAT_KEYS:
-                value = expect_tensor(got[key], f'"{key}"')
+                value = _tensor(got[key], f'"{key}"')
                 assert_shape(value, (weights.shape[1],), f'"{key}" (H,)')
                 assert_true(value.dtype == weights.dtype, f'"{key}"의 dtype은 weights와 같아야 합니다 ({weights.dtype}).')
                 assert_true(bool(torch.isfinite(value).all()), f'"{key}"에 NaN이나 inf가 있습니다 (0·log 0, 0으로 나누기를 확인하세요).')
@@ -553,7 +563,7 @@ def js_divergence(k, head_js_divergence) -> None:
     for label, weights, qmask, atol in cases:
         with case(f"head_js_divergence: {label}"):
             res = head_js_divergence.invoke(weights, qmask, return_args=True)
-            got = expect_tensor(res.value, "반환값")
+            got = _tensor(res.value, "반환값")
             h = weights.shape[1]
             assert_shape(got, (h, h), "반환값 (H, H)")
             assert_true(got.dtype == weights.dtype, f"반환값의 dtype은 weights와 같아야 합니다 ({weights.dtype}).")

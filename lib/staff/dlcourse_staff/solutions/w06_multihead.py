@@ -20,7 +20,8 @@ class MultiHeadAttention(nn.Module):
         q_proj, k_proj, v_proj: Linear(embed_dim, embed_dim, bias=bias), separate query, key and
             value projections; rows h·head_dim … (h+1)·head_dim - 1 belong to head h. (One fused
             qkv_proj = Linear(embed_dim, 3·embed_dim, bias=bias) with rows [W_q; W_k; W_v] instead
-            of the three is accepted too.)
+            of the three is accepted too, and so are nn.MultiheadAttention's in_proj_weight and
+            in_proj_bias.)
         out_proj: Linear(embed_dim, embed_dim, bias=bias)
         gate: Parameter (num_heads,), all ones at construction.
         num_heads; head_dim = embed_dim // num_heads.
