@@ -234,3 +234,46 @@ def wavy_sum(x):
 
     flat = x.reshape(-1)
     return float(np.sum(np.sin(1.5 * x) * x ** 2) + flat[0] * flat[-1])
+
+# --- week06/multihead_analysis ---------------------------------------------------------------------
+class GatedMixer(nn.Module):
+    """A gated stand-in for an attention layer, for grading head importance without the student's
+    attention: ``num_heads`` "heads" that each look at one token alone (tanh of a linear map of
+    its own slice of features), each scaled by its ``gate``, merged through ``out_proj``. It has
+    what the importance functions may use: ``gate`` (H,), ``num_heads`` and ``out_proj``."""
+
+    def __init__(self, dim=8, num_heads=4):
+        super().__init__()
+        self.num_heads = num_heads
+        self.heads = nn.Linear(dim, dim)
+        self.out_proj = nn.Linear(dim, dim)
+        self.gate = nn.Parameter(torch.ones(num_heads))
+
+    def forward(self, x):
+        b, t, d = x.shape
+        z = torch.tanh(self.heads(x)).view(b, t, self.num_heads, d // self.num_heads)
+        return self.out_proj((z * self.gate[:, None]).reshape(b, t, d))
+
+
+class GatedProbeModel(nn.Module):
+    """A next-token model over :class:`GatedMixer` layers with the interface of the notebook's
+    language model: ``attention_layers()`` and ``loss(batch)`` for a (B, T) batch of token ids.
+    Dropout sits between the layers, so that numbers computed in training mode differ."""
+
+    def __init__(self, vocab=11, dim=8, num_heads=4, num_layers=2, dropout=0.3):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        self.layers = nn.ModuleList(GatedMixer(dim, num_heads) for _ in range(num_layers))
+        self.drop = nn.Dropout(dropout)
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, vocab)
+
+    def attention_layers(self):
+        return list(self.layers)
+
+    def loss(self, batch):
+        x = self.embed(batch[:, :-1])
+        for layer in self.layers:
+            x = x + self.drop(layer(x))
+        logits = self.head(self.norm(x))
+        return F.cross_entropy(logits.flatten(0, 1), batch[:, 1:].flatten())
