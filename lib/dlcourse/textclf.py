@@ -159,3 +159,62 @@ def tfidf_logreg(texts: Sequence[str], labels, *, analyzer: str = "char_wb", ngr
     model = make_pipeline(vectorizer, LogisticRegression(C=C, max_iter=1000, random_state=seed))
     model.fit(list(texts), torch.as_tensor(labels).numpy())
     return model
+
+
+class AttentionGRU(nn.Module):
+    """The week-5 translation baseline for the Multi30k option: a bidirectional GRU encoder and a
+    GRU decoder with dot-product (Luong) attention over the encoder states, teacher-forced.
+
+    ``forward(src (B, S), src_lens (B,), tgt_in (B, T)) → logits (B, T, V)`` (the call of
+    :func:`dlcourse.text.fit_seq2seq`); ``greedy(src, src_lens, max_len) → ids (B, max_len)``."""
+
+    def __init__(self, src_vocab: int, tgt_vocab: int, emb: int = 128, hidden: int = 128, dropout: float = 0.2,
+                 pad_id: int = PAD_ID):
+        super().__init__()
+        self.pad_id = pad_id
+        self.src_embed = nn.Embedding(src_vocab, emb, padding_idx=pad_id)
+        self.tgt_embed = nn.Embedding(tgt_vocab, emb, padding_idx=pad_id)
+        self.encoder = nn.GRU(emb, hidden, batch_first=True, bidirectional=True)
+        self.bridge = nn.Linear(2 * hidden, hidden)
+        self.keys = nn.Linear(2 * hidden, hidden, bias=False)
+        self.decoder = nn.GRUCell(emb + 2 * hidden, hidden)
+        self.out = nn.Linear(hidden + 2 * hidden, tgt_vocab)
+        self.dropout = nn.Dropout(dropout)
+
+    def encode(self, src, src_lens):
+        packed = nn.utils.rnn.pack_padded_sequence(self.dropout(self.src_embed(src)), src_lens.cpu().clamp_min(1),
+                                                   batch_first=True, enforce_sorted=False)
+        states, _ = self.encoder(packed)
+        states, _ = nn.utils.rnn.pad_packed_sequence(states, batch_first=True, total_length=src.shape[1])
+        mask = src != self.pad_id                                               # (B, S)
+        mean = (states * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True).clamp_min(1)
+        return states, mask, torch.tanh(self.bridge(mean))
+
+    def step(self, token, h, context, states, keys, mask):
+        h = self.decoder(torch.cat([self.dropout(self.tgt_embed(token)), context], -1), h)
+        scores = (keys @ h.unsqueeze(-1)).squeeze(-1).masked_fill(~mask, float("-inf"))
+        context = (torch.softmax(scores, -1).unsqueeze(1) @ states).squeeze(1)
+        return self.out(self.dropout(torch.cat([h, context], -1))), h, context
+
+    def forward(self, src, src_lens, tgt_in):
+        states, mask, h = self.encode(src, src_lens)
+        keys = self.keys(states)
+        context = torch.zeros(src.shape[0], states.shape[-1], device=src.device, dtype=states.dtype)
+        logits = []
+        for t in range(tgt_in.shape[1]):
+            out, h, context = self.step(tgt_in[:, t], h, context, states, keys, mask)
+            logits.append(out)
+        return torch.stack(logits, 1)
+
+    @torch.no_grad()
+    def greedy(self, src, src_lens, max_len: int, sos_id: int = 1):
+        states, mask, h = self.encode(src, src_lens)
+        keys = self.keys(states)
+        context = torch.zeros(src.shape[0], states.shape[-1], device=src.device, dtype=states.dtype)
+        token = torch.full((src.shape[0],), sos_id, dtype=torch.long, device=src.device)
+        out = []
+        for _ in range(max_len):
+            logits, h, context = self.step(token, h, context, states, keys, mask)
+            token = logits.argmax(-1)
+            out.append(token)
+        return torch.stack(out, 1)

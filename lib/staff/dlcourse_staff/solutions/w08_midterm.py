@@ -39,7 +39,6 @@ def scaled_dot_product_attention(q, k, v, mask=None, dropout_p=0.0):
         out (..., Tq, dv) and weights (..., Tq, Tk) (before dropout), in q's dtype.
     Numerically stable for very large scores.
     """
-    ### BEGIN SOLUTION
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])   # (..., Tq, Tk)
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
@@ -48,7 +47,6 @@ def scaled_dot_product_attention(q, k, v, mask=None, dropout_p=0.0):
         weights = weights.masked_fill(~mask, 0.0)                # rows with no key: NaN -> 0
     dropped = F.dropout(weights, p=dropout_p) if dropout_p > 0 else weights
     return dropped @ v, weights
-    ### END SOLUTION
 
 
 class MultiHeadAttention(nn.Module):
@@ -71,16 +69,13 @@ class MultiHeadAttention(nn.Module):
         if d_model % n_heads != 0:
             raise ValueError(f"d_model({d_model})은 n_heads({n_heads})로 나누어떨어져야 합니다.")
         self.n_heads, self.dropout = n_heads, dropout
-        ### BEGIN SOLUTION
         self.d_head = d_model // n_heads
         self.w_q = nn.Linear(d_model, d_model)
         self.w_k = nn.Linear(d_model, d_model)
         self.w_v = nn.Linear(d_model, d_model)
         self.w_o = nn.Linear(d_model, d_model)
-        ### END SOLUTION
 
     def forward(self, query, key, value, mask=None):
-        ### BEGIN SOLUTION
         B, Tq, D = query.shape
         Tk = key.shape[1]
         # (B, T, D) -> (B, H, T, d_head): each head sees its own slice of the projected features
@@ -93,7 +88,6 @@ class MultiHeadAttention(nn.Module):
         out, weights = scaled_dot_product_attention(q, k, v, mask, p)  # (B, H, Tq, d_head)
         out = out.transpose(1, 2).reshape(B, Tq, D)                  # concatenate the heads
         return self.w_o(out), weights
-        ### END SOLUTION
 
 
 class PositionalEncoding(nn.Module):
@@ -112,21 +106,17 @@ class PositionalEncoding(nn.Module):
             raise ValueError(f"d_model은 짝수여야 합니다 (받은 값: {d_model}).")
         self.max_len = max_len
         self.dropout = nn.Dropout(dropout)
-        ### BEGIN SOLUTION
         pos = torch.arange(max_len, dtype=torch.float32).unsqueeze(1)            # (L, 1)
         inv_freq = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
         pe = torch.zeros(max_len, d_model)
         pe[:, 0::2] = torch.sin(pos * inv_freq)                                   # even features
         pe[:, 1::2] = torch.cos(pos * inv_freq)                                   # odd features
         self.register_buffer("pe", pe, persistent=False)
-        ### END SOLUTION
 
     def forward(self, x):
         if x.shape[1] > self.max_len:
             raise ValueError(f"시퀀스 길이 {x.shape[1]}이(가) max_len={self.max_len}보다 깁니다.")
-        ### BEGIN SOLUTION
         return self.dropout(x + self.pe[: x.shape[1]].to(x.dtype))
-        ### END SOLUTION
 
 
 class EncoderBlock(nn.Module):
@@ -147,17 +137,14 @@ class EncoderBlock(nn.Module):
 
     def __init__(self, d_model, n_heads, d_ff, dropout=0.1, norm_first=False):
         super().__init__()
-        ### BEGIN SOLUTION
         self.norm_first = norm_first
         self.self_attn = MultiHeadAttention(d_model, n_heads, dropout)
         self.ff = nn.Sequential(nn.Linear(d_model, d_ff), nn.ReLU(), nn.Dropout(dropout), nn.Linear(d_ff, d_model))
         self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
         self.dropout1, self.dropout2 = nn.Dropout(dropout), nn.Dropout(dropout)
         self.attn_weights = None
-        ### END SOLUTION
 
     def forward(self, x, mask=None):
-        ### BEGIN SOLUTION
         def attend(h):
             out, weights = self.self_attn(h, h, h, mask)
             self.attn_weights = weights.detach()
@@ -168,7 +155,6 @@ class EncoderBlock(nn.Module):
             return x + self.dropout2(self.ff(self.norm2(x)))
         x = self.norm1(x + attend(x))
         return self.norm2(x + self.dropout2(self.ff(x)))
-        ### END SOLUTION
 
 
 class DecoderBlock(nn.Module):
@@ -191,7 +177,6 @@ class DecoderBlock(nn.Module):
 
     def __init__(self, d_model, n_heads, d_ff, dropout=0.1, norm_first=False):
         super().__init__()
-        ### BEGIN SOLUTION
         self.norm_first = norm_first
         self.self_attn = MultiHeadAttention(d_model, n_heads, dropout)
         self.cross_attn = MultiHeadAttention(d_model, n_heads, dropout)
@@ -199,10 +184,8 @@ class DecoderBlock(nn.Module):
         self.norm1, self.norm2, self.norm3 = nn.LayerNorm(d_model), nn.LayerNorm(d_model), nn.LayerNorm(d_model)
         self.dropout1, self.dropout2, self.dropout3 = nn.Dropout(dropout), nn.Dropout(dropout), nn.Dropout(dropout)
         self.self_attn_weights = self.cross_attn_weights = None
-        ### END SOLUTION
 
     def forward(self, x, memory, tgt_mask=None, memory_mask=None):
-        ### BEGIN SOLUTION
         def self_block(h):
             out, weights = self.self_attn(h, h, h, tgt_mask)
             self.self_attn_weights = weights.detach()
@@ -220,7 +203,6 @@ class DecoderBlock(nn.Module):
         x = self.norm1(x + self_block(x))
         x = self.norm2(x + cross_block(x))
         return self.norm3(x + self.dropout3(self.ff(x)))
-        ### END SOLUTION
 
 
 class Transformer(nn.Module):
@@ -247,7 +229,6 @@ class Transformer(nn.Module):
                  max_len=256, norm_first=False, pad_id=PAD_ID):
         super().__init__()
         self.d_model, self.pad_id = d_model, pad_id
-        ### BEGIN SOLUTION
         self.src_embed = nn.Embedding(src_vocab, d_model, padding_idx=pad_id)
         self.tgt_embed = nn.Embedding(tgt_vocab, d_model, padding_idx=pad_id)
         self.pos = PositionalEncoding(d_model, max_len, dropout)
@@ -257,32 +238,25 @@ class Transformer(nn.Module):
             [DecoderBlock(d_model, n_heads, d_ff, dropout, norm_first) for _ in range(n_layers)])
         self.enc_norm, self.dec_norm = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
         self.generator = nn.Linear(d_model, tgt_vocab)
-        ### END SOLUTION
 
     def encode(self, src):
-        ### BEGIN SOLUTION
         src_mask = padding_mask(src, self.pad_id)                     # (B, 1, S)
         x = self.pos(self.src_embed(src) * math.sqrt(self.d_model))
         for block in self.encoder:
             x = block(x, src_mask)
         return self.enc_norm(x), src_mask
-        ### END SOLUTION
 
     def decode(self, tgt_in, memory, src_mask):
-        ### BEGIN SOLUTION
         T = tgt_in.shape[1]
         tgt_mask = causal_mask(T, tgt_in.device) & padding_mask(tgt_in, self.pad_id)   # (B, T, T)
         y = self.pos(self.tgt_embed(tgt_in) * math.sqrt(self.d_model))
         for block in self.decoder:
             y = block(y, memory, tgt_mask, src_mask)
         return self.generator(self.dec_norm(y))
-        ### END SOLUTION
 
     def forward(self, src, tgt_in):
-        ### BEGIN SOLUTION
         memory, src_mask = self.encode(src)
         return self.decode(tgt_in, memory, src_mask)
-        ### END SOLUTION
 
 
 class TransformerClassifier(nn.Module):
@@ -302,17 +276,14 @@ class TransformerClassifier(nn.Module):
                  max_len=256, norm_first=True, pad_id=PAD_ID):
         super().__init__()
         self.d_model, self.pad_id = d_model, pad_id
-        ### BEGIN SOLUTION
         self.embed = nn.Embedding(vocab_size, d_model, padding_idx=pad_id)
         self.pos = PositionalEncoding(d_model, max_len, dropout)
         self.blocks = nn.ModuleList(
             [EncoderBlock(d_model, n_heads, d_ff, dropout, norm_first) for _ in range(n_layers)])
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, n_classes)
-        ### END SOLUTION
 
     def forward(self, ids):
-        ### BEGIN SOLUTION
         mask = padding_mask(ids, self.pad_id)                          # (B, 1, T)
         x = self.pos(self.embed(ids) * math.sqrt(self.d_model))
         for block in self.blocks:
@@ -321,4 +292,3 @@ class TransformerClassifier(nn.Module):
         keep = mask.squeeze(1).unsqueeze(-1).to(x.dtype)               # (B, T, 1): 1 at real tokens
         pooled = (x * keep).sum(1) / keep.sum(1).clamp_min(1.0)        # all-pad rows: 0 / 1 = 0
         return self.head(pooled)
-        ### END SOLUTION
