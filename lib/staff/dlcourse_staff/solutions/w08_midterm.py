@@ -1,9 +1,8 @@
 """Reference solutions for week08/midterm_transformer.ipynb.
 
 Each definition here is, text for text, the solution cell of the source notebook with the
-nbgrader markers removed (tests/test_solutions_sync.py keeps the two equal). The notebook's
-locked helpers (``PAD_ID``, ``padding_mask``, ``causal_mask``) are repeated below them so that
-the module runs on its own.
+nbgrader markers removed (tests/test_solutions_sync.py keeps the two equal). The masks come from
+:mod:`dlcourse.transformer`, as in the notebook.
 """
 import math
 
@@ -11,20 +10,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from dlcourse.transformer import PAD_ID, causal_mask, padding_mask
+
 NOTEBOOK = "week08/midterm_transformer.ipynb"
-
-PAD_ID = 0
-
-
-def padding_mask(ids, pad_id=PAD_ID):
-    """(B, T) token ids → (B, 1, T) bool mask, True at real tokens (keys that may be attended to)."""
-    return (ids != pad_id).unsqueeze(1)
-
-
-def causal_mask(size, device=None):
-    """(T, T) bool mask, True on and below the diagonal: position i may attend to every j ≤ i."""
-    return torch.ones(size, size, dtype=torch.bool, device=device).tril()
-
 
 def scaled_dot_product_attention(q, k, v, mask=None, dropout_p=0.0):
     """Scaled dot-product attention softmax(q kᵀ / √d) v with an optional boolean mask.
