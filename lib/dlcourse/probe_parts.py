@@ -260,3 +260,31 @@ class ProbeDecoderBlock(ProbeEncoderBlock):
     def forward(self, x, memory, tgt_mask=None, memory_mask=None):
         ctx = _masked_mix(x, x, tgt_mask, 1.0) + _masked_mix(x, memory, memory_mask, self.cross_scale)
         return x + self._update(x, ctx)
+
+
+# --- week08/gpt_generation_lab ---------------------------------------------------------------------
+class EmbeddingPair(nn.Module):
+    """A token embedding ``wte`` (V, d) and an unembedding ``lm_head`` (d → V, no bias):
+    ``forward(idx) = lm_head(wte(idx))`` (logits), for grading weight tying."""
+
+    def __init__(self, vocab_size, n_embd):
+        super().__init__()
+        self.wte = nn.Embedding(vocab_size, n_embd)
+        self.lm_head = nn.Linear(n_embd, vocab_size, bias=False)
+
+    def forward(self, idx):
+        return self.lm_head(self.wte(idx))
+
+
+class BigramLM(nn.Module):
+    """A fixed bigram language model for grading beam search: ``forward(seqs (N, t))`` gives the
+    next-token log-probabilities (N, V) from the last token of each prefix; it counts its calls."""
+
+    def __init__(self, logits):
+        super().__init__()
+        self.register_buffer("logp", torch.log_softmax(torch.as_tensor(logits, dtype=torch.float64), dim=-1))
+        self.calls = 0
+
+    def forward(self, seqs):
+        self.calls += 1
+        return self.logp[torch.as_tensor(seqs, dtype=torch.long)[:, -1]]
