@@ -277,3 +277,125 @@ class GatedProbeModel(nn.Module):
             x = x + self.drop(layer(x))
         logits = self.head(self.norm(x))
         return F.cross_entropy(logits.flatten(0, 1), batch[:, 1:].flatten())
+
+# --- week08/midterm_transformer -------------------------------------------------------------------
+# Stand-ins with the notebook's interfaces, so that a block is graded without the student's
+# attention, and the encoder–decoder and the classifier without the student's blocks and
+# positional encoding. Masks are bool, True = may attend, broadcastable to (B, Tq, Tk).
+def _masked_softmax(scores, mask):
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    return weights if mask is None else weights.masked_fill(~mask, 0.0)
+
+
+class ProbeAttention(nn.Module):
+    """A multi-head attention stand-in: cosine scores between one shared query/key projection
+    of each side, times a learned temperature, and a bias-free value map. ``forward(query, key,
+    value, mask=None) → (out (B, Tq, D), weights (B, H, Tq, Tk))``; dropout is accepted and
+    not used (so the grader's comparisons stay deterministic)."""
+
+    def __init__(self, d_model, n_heads, dropout=0.0):
+        super().__init__()
+        self.n_heads, self.dropout = n_heads, dropout
+        self.qk = nn.Linear(d_model, d_model)
+        self.v = nn.Linear(d_model, d_model, bias=False)
+        self.temperature = nn.Parameter(torch.tensor(2.0))
+
+    def forward(self, query, key, value, mask=None):
+        B, Tq, D = query.shape
+        Tk, H = key.shape[1], self.n_heads
+        q = F.normalize(self.qk(query).view(B, Tq, H, D // H).transpose(1, 2), dim=-1)
+        k = F.normalize(self.qk(key).view(B, Tk, H, D // H).transpose(1, 2), dim=-1)
+        v = self.v(value).view(B, Tk, H, D // H).transpose(1, 2)
+        weights = _masked_softmax(self.temperature * q @ k.transpose(-2, -1),
+                                  None if mask is None else mask.unsqueeze(-3))
+        return (weights @ v).transpose(1, 2).reshape(B, Tq, D), weights
+
+
+class ProbePositions(nn.Module):
+    """A positional-encoding stand-in: adds a fixed ramp 0.05 · pos · (j + 1) / D (not sinusoids)
+    to x (B, T, D); ``dropout`` is kept as an attribute."""
+
+    def __init__(self, d_model, max_len=512, dropout=0.0):
+        super().__init__()
+        self.max_len, self.p = max_len, dropout
+        ramp = torch.arange(max_len, dtype=torch.float32)[:, None] * torch.arange(1, d_model + 1) / d_model
+        self.register_buffer("pe", 0.05 * ramp, persistent=False)
+
+    def forward(self, x):
+        return x + self.pe[: x.shape[1]].to(x.dtype)
+
+
+def _masked_mix(x_q, x_k, mask, scale):
+    """Each query position takes the mean of the keys its mask allows (zeros if none)."""
+    B, Tq, _ = x_q.shape
+    Tk = x_k.shape[1]
+    w = torch.ones(B, Tq, Tk, dtype=x_q.dtype, device=x_q.device)
+    if mask is not None:
+        w = w * mask.to(x_q.dtype)
+    w = w / w.sum(-1, keepdim=True).clamp_min(1.0)
+    return scale * (w @ x_k)
+
+
+class ProbeEncoderBlock(nn.Module):
+    """An encoder-block stand-in with the notebook's constructor: mixes each position with the
+    mean of the positions its mask allows, per head group with a learned scale, then a
+    two-layer tanh network of width ``d_ff``. ``norm_first`` changes the output (×0.5 on the
+    update), ``dropout`` is kept as an attribute."""
+
+    def __init__(self, d_model, n_heads, d_ff, dropout=0.1, norm_first=False):
+        super().__init__()
+        self.n_heads, self.p, self.norm_first = n_heads, dropout, norm_first
+        self.head_scale = nn.Parameter(torch.ones(n_heads))
+        self.lin1 = nn.Linear(d_model, d_ff)
+        self.lin2 = nn.Linear(d_ff, d_model)
+
+    def _update(self, x, ctx):
+        B, T, D = ctx.shape
+        ctx = (ctx.view(B, T, self.n_heads, D // self.n_heads) * self.head_scale[:, None]).reshape(B, T, D)
+        return (0.5 if self.norm_first else 1.0) * self.lin2(torch.tanh(self.lin1(x + ctx)))
+
+    def forward(self, x, mask=None):
+        return x + self._update(x, _masked_mix(x, x, mask, 1.0))
+
+
+class ProbeDecoderBlock(ProbeEncoderBlock):
+    """A decoder-block stand-in: the encoder stand-in's self-mixing under ``tgt_mask`` plus a
+    mixing of the memory under ``memory_mask`` (weighted by a learned ``cross_scale``)."""
+
+    def __init__(self, d_model, n_heads, d_ff, dropout=0.1, norm_first=False):
+        super().__init__(d_model, n_heads, d_ff, dropout, norm_first)
+        self.cross_scale = nn.Parameter(torch.tensor(0.7))
+
+    def forward(self, x, memory, tgt_mask=None, memory_mask=None):
+        ctx = _masked_mix(x, x, tgt_mask, 1.0) + _masked_mix(x, memory, memory_mask, self.cross_scale)
+        return x + self._update(x, ctx)
+
+
+# --- week08/gpt_generation_lab ---------------------------------------------------------------------
+class EmbeddingPair(nn.Module):
+    """A token embedding ``wte`` (V, d) and an unembedding ``lm_head`` (d → V, no bias):
+    ``forward(idx) = lm_head(wte(idx))`` (logits), for grading weight tying."""
+
+    def __init__(self, vocab_size, n_embd):
+        super().__init__()
+        self.wte = nn.Embedding(vocab_size, n_embd)
+        self.lm_head = nn.Linear(n_embd, vocab_size, bias=False)
+
+    def forward(self, idx):
+        return self.lm_head(self.wte(idx))
+
+
+class BigramLM(nn.Module):
+    """A fixed bigram language model for grading beam search: ``forward(seqs (N, t))`` gives the
+    next-token log-probabilities (N, V) from the last token of each prefix; it counts its calls."""
+
+    def __init__(self, logits):
+        super().__init__()
+        self.register_buffer("logp", torch.log_softmax(torch.as_tensor(logits, dtype=torch.float64), dim=-1))
+        self.calls = 0
+
+    def forward(self, seqs):
+        self.calls += 1
+        return self.logp[torch.as_tensor(seqs, dtype=torch.long)[:, -1]]
