@@ -17,7 +17,8 @@ import torch.nn.functional as F
 
 __all__ = ["over_steps", "ProbeBlock", "GapNet", "ProbeLSTMCell", "TinyForecaster", "OneStepLSTM", "OneStepLinear",
            "params_with_grads", "as_iterator", "grads_of", "sgd", "CosineAttention", "DecayAttention", "run_steps",
-           "as_numpy", "numpy_generator", "numpy_results", "wavy_sum"]
+           "as_numpy", "numpy_generator", "numpy_results", "wavy_sum",
+           "ProbeScaledCell", "layout_of"]
 
 
 # --- helpers for any check -----------------------------------------------------------------------
@@ -399,3 +400,31 @@ class BigramLM(nn.Module):
     def forward(self, seqs):
         self.calls += 1
         return self.logp[torch.as_tensor(seqs, dtype=torch.long)[:, -1]]
+
+
+# --- issue 12: helpers of the week05/week06 hidden checks (the grader's check author) ----------------
+# Stand-ins and describers only: none of them is an exercise's solution.
+class ProbeScaledCell(nn.LSTMCell):
+    """Not an LSTM: torch's LSTM cell whose hidden output is halved. The grader passes it as
+    ``cell=`` so that an unroll which ignores the argument (and builds its own cells) shows."""
+
+    def forward(self, x, state=None):
+        h, c = super().forward(x, state)
+        return 0.5 * h, c
+
+
+def layout_of(fn, *args, **kwargs):
+    """Call ``fn`` and describe its tensor results without their values: {"shape", "dtype",
+    "device"} in place of each tensor (for results on a device whose data cannot be read back,
+    such as ``meta``)."""
+    def describe(value):
+        if isinstance(value, torch.Tensor):
+            return {"shape": tuple(value.shape), "dtype": str(value.dtype).replace("torch.", ""),
+                    "device": value.device.type}
+        if type(value) in (tuple, list):
+            return type(value)(describe(v) for v in value)
+        if type(value) is dict:
+            return {k: describe(v) for k, v in value.items()}
+        return value
+
+    return describe(fn(*args, **kwargs))

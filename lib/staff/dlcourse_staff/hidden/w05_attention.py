@@ -9,6 +9,8 @@ attention costs only its own part. Every comparison happens in the grader.
 """
 from __future__ import annotations
 
+import copy
+
 import torch
 
 from dlcourse import probe_parts
@@ -16,7 +18,7 @@ from dlcourse.checks import assert_close, assert_shape, assert_true
 
 from ..solutions import w05_attention as ref
 from ._registry import register
-from ._tools import case, expect_tensor, fail, flatten, generator, output_weights, randomize, same_layout
+from ._tools import case, expect_tensor, fail, flatten, generator, meta, output_weights, randomize, same_layout
 
 LENGTHS = [7, 3, 5, 1]  # padded to S = 7; one row of a single token
 
@@ -146,6 +148,65 @@ def masked(k, masked_attention) -> None:
         context, weights = masked_attention.call(one_s, one_v, torch.ones(1, 1, dtype=torch.bool))
         assert_close(expect_tensor(weights, "weights"), torch.ones(1, 1), atol=1e-6, name="가중치 (토큰 하나뿐이면 1)")
         assert_close(expect_tensor(context, "context"), one_v[:, 0], atol=1e-6, name="문맥 벡터 (그 토큰의 값)")
+    lengths = [5, 2, 3]
+    mask = _mask(lengths)
+    values = torch.randn(3, 5, 2, generator=g)
+    for label, scores in (("모든 점수가 매우 작음 (≈ -1e10): 패딩을 -1e9 같은 유한한 값으로 가리면 패딩이 이깁니다",
+                           torch.full((3, 5), -1e10)),
+                          ("패딩 위치의 점수가 매우 큼 (1e12): 점수에서 큰 수를 빼서 가리면 패딩이 이깁니다",
+                           torch.randn(3, 5, generator=g).masked_fill(~mask, 1e12))):
+        with case(f"masked_attention: {label}"):
+            context, weights = masked_attention.call(scores, values, mask)
+            want_c, want_w = ref.masked_attention(scores, values, mask)
+            weights = expect_tensor(weights, "weights")
+            _all_zero(weights[~mask], "패딩 위치의 가중치가 0이 아닙니다 (마스크는 -inf로 채우세요)")
+            assert_close(weights, want_w, atol=1e-6, rtol=1e-5, name="가중치(weights)")
+            assert_close(expect_tensor(context, "context"), want_c, atol=1e-5, rtol=1e-5, name="문맥 벡터(context)")
+    with case("masked_attention: float64 입력"):
+        s64 = torch.randn(3, 5, generator=g, dtype=torch.float64)
+        v64 = torch.randn(3, 5, 2, generator=g, dtype=torch.float64)
+        context, weights = masked_attention.call(s64, v64, mask)
+        context, weights = expect_tensor(context, "context"), expect_tensor(weights, "weights")
+        assert_true(context.dtype == weights.dtype == torch.float64,
+                    f"float64 입력이면 결과도 float64여야 합니다 (받은 dtype: {context.dtype}, {weights.dtype}).")
+        want_c, want_w = ref.masked_attention(s64, v64, mask)
+        assert_close(weights, want_w, atol=1e-12, rtol=1e-10, name="float64 가중치")
+        assert_close(context, want_c, atol=1e-12, rtol=1e-10, name="float64 문맥 벡터")
+
+
+def _float64_case(k, student, reference, *, seed, q_dim, k_dim, steps=1, label=""):
+    """The module in float64 (a copy): outputs and states stay float64 and agree to float64 precision."""
+    with case(f"{label}float64 입력과 가중치"):
+        s64 = student.copy()
+        s64.invoke(torch.float64, method="to")
+        r64 = copy.deepcopy(reference).double()
+        queries, keys, mask = _inputs(seed, q_dim=q_dim, k_dim=k_dim, steps=steps)
+        queries, keys = [q.double() for q in queries], keys.double()
+        s_pairs, s_states = _triples(k.run_part("run_steps", s64, queries, keys, mask), steps, "")
+        r_pairs, r_states = probe_parts.run_steps(r64, queries, keys, mask)
+        for t, ((sc, sw), (rc, rw)) in enumerate(zip(s_pairs, r_pairs)):
+            sc, sw = expect_tensor(sc, "context"), expect_tensor(sw, "weights")
+            assert_true(sc.dtype == sw.dtype == torch.float64,
+                        f"float64 입력이면 context와 weights도 float64여야 합니다 (받은 dtype: {sc.dtype}, {sw.dtype}; "
+                        "float()/torch.zeros처럼 float32를 만드는 곳이 없는지 확인하세요).")
+            assert_close(sw, rw, atol=1e-10, rtol=1e-9, name=f"{t + 1}번째 단계 float64 가중치")
+            assert_close(sc, rc, atol=1e-10, rtol=1e-9, name=f"{t + 1}번째 단계 float64 문맥 벡터")
+
+
+def _small_cases(k, student, reference, *, seed, q_dim, k_dim, label=""):
+    """A batch of one (S = 4) and a source of one token (B = 3): shapes that squeeze() breaks."""
+    g = generator(seed)
+    for batch, lengths in ((1, [4]), (3, [1, 1, 1])):
+        with case(f"{label}배치 {batch}, 원문 길이 {max(lengths)}"):
+            keys = torch.randn(batch, max(lengths), k_dim, generator=g)
+            queries = [torch.randn(batch, q_dim, generator=g)]
+            mask = _mask(lengths)
+            (pair,), _ = _triples(k.run_part("run_steps", student, queries, keys, mask), 1, "")
+            (want,), _ = probe_parts.run_steps(reference, queries, keys, mask)
+            for got, ref_t, name in zip(pair, want, ("문맥 벡터(context)", "가중치(weights)")):
+                got = expect_tensor(got, name)
+                assert_shape(got, tuple(ref_t.shape), name)
+                assert_close(got, ref_t, atol=1e-5, rtol=1e-4, name=name)
 
 
 # --- 1.2 content-based scores ---------------------------------------------------------------
@@ -169,6 +230,8 @@ def content(k, DotAttention, GeneralAttention, AdditiveAttention) -> None:
                             "forward는 (context, weights, state) 세 값을 돌려줘야 합니다.")
                 assert_true(out[2] == "state-token", "내용 기반 어텐션은 받은 state를 그대로 돌려줘야 합니다.")
                 _compare_attention(k, student, reference, seed=630 + i, q_dim=q_dim, k_dim=5)
+            _small_cases(k, student, reference, seed=640 + i, q_dim=q_dim, k_dim=5, label=f"{label}: ")
+            _float64_case(k, student, reference, seed=650 + i, q_dim=q_dim, k_dim=5, label=f"{label}: ")
     with case("DotAttention(4, 6)"):
         try:
             DotAttention(4, 6)
@@ -193,6 +256,8 @@ def location(k, LocationAttention) -> None:
                 w2 = student.call(queries[0], keys.flip(1), mask)[1]
                 assert_close(expect_tensor(w1, "weights"), expect_tensor(w2, "weights"), atol=1e-6,
                              name="keys의 내용이 바뀌어도 같아야 하는 위치 기반 가중치")
+        _small_cases(k, student, reference, seed=730, q_dim=6, k_dim=5, label="LocationAttention(6, 12): ")
+        _float64_case(k, student, reference, seed=731, q_dim=6, k_dim=5, label="LocationAttention(6, 12): ")
 
 
 # --- 1.4 hybrid (location-aware) -------------------------------------------------------------
@@ -212,6 +277,8 @@ def hybrid(k, LocationAwareAttention) -> None:
                 b = student.call(queries[0], keys, mask, uniform)[1]
                 assert_close(expect_tensor(a, "weights"), expect_tensor(b, "weights"), atol=1e-6,
                              name="state=None일 때 (실제 토큰 위의 균등한 이전 정렬과 같아야 합니다)")
+        _small_cases(k, student, reference, seed=830, q_dim=6, k_dim=5, label="LocationAwareAttention: ")
+        _float64_case(k, student, reference, seed=831, q_dim=6, k_dim=5, steps=2, label="LocationAwareAttention: ")
 
 
 # --- 1.5 local-p --------------------------------------------------------------------------------
@@ -233,10 +300,14 @@ def local(k, LocalAttention) -> None:
                 reference(queries[0], keys, mask)
                 p_s, p_r = student.getattr("last_positions", None), reference.last_positions
                 assert_true(isinstance(p_s, torch.Tensor), "forward 뒤에 last_positions (B,)에 중심 p_t를 저장해야 합니다.")
+                assert_true(not meta(p_s)["requires_grad"],
+                            "last_positions는 detach()한 텐서로 저장해야 합니다 (그래프가 붙은 채로 저장되어 있습니다).")
                 assert_close(p_s.reshape(-1), p_r, atol=1e-5, rtol=1e-4,
                              name=f"예측한 중심 p_t (행마다 0 … L−1; 실제 길이 {LENGTHS})")
                 far = (torch.arange(mask.shape[1]).unsqueeze(0) - p_r.unsqueeze(1)).abs() > window
                 _all_zero(weights[far], f"창(window) 밖(|j − p_t| > {window})의 가중치가 0이 아닙니다")
+        _small_cases(k, student, reference, seed=930, q_dim=6, k_dim=5, label="LocalAttention(window=2): ")
+        _float64_case(k, student, reference, seed=931, q_dim=6, k_dim=5, label="LocalAttention(window=2): ")
 
 
 # --- 1.6 coverage -------------------------------------------------------------------------------
@@ -254,6 +325,8 @@ def coverage(k, CoverageAttention, coverage_loss) -> None:
                 running = running + expect_tensor(w, "weights")
                 assert_close(expect_tensor(cov, "state"), running, atol=1e-5,
                              name=f"{t + 1}번째 단계 뒤의 커버리지 (지금까지 가중치의 합이어야 합니다)")
+        _small_cases(k, student, reference, seed=1021, q_dim=6, k_dim=5, label="CoverageAttention: ")
+        _float64_case(k, student, reference, seed=1022, q_dim=6, k_dim=5, steps=3, label="CoverageAttention: ")
     g = generator(1030)
     raw = torch.rand(3, 6, 5, generator=g)
     tgt_mask = _mask([6, 4, 2])
@@ -312,6 +385,32 @@ def encoder(k, Encoder) -> None:
             if p.grad is not None:
                 assert_true(s_params.get(name) is not None, f"매개변수 {name}에 그래디언트가 없습니다.")
                 assert_close(s_params[name], p.grad, atol=1e-4, rtol=1e-3, name=f"{name}의 그래디언트")
+    with case("Encoder(dropout=1.0), 학습 모드(train): dropout은 임베딩에, GRU 앞에 (p=1이면 임베딩이 모두 0)"):
+        s_drop, r_drop = _pair(Encoder, ref.Encoder, (vocab, emb, hid, dec, 1.0), seed=1103)
+        s_drop.train(True)
+        r_drop.train(True)
+        got = s_drop.call(src, lengths)
+        if not (isinstance(got, (tuple, list)) and len(got) == 3):
+            fail("Encoder는 (memory, mask, hidden) 세 값을 돌려줘야 합니다.")
+        r_mem1, _, r_hid1 = r_drop(src, lengths)
+        assert_close(expect_tensor(got[0], "memory"), r_mem1, atol=1e-5, rtol=1e-4,
+                     name="memory (dropout이 없거나 자리가 다르면 달라집니다)")
+        assert_close(expect_tensor(got[2], "hidden"), r_hid1, atol=1e-5, rtol=1e-4, name="hidden")
+        s_drop.train(False)
+        r_drop.eval()
+        got = s_drop.call(src, lengths)
+        assert_close(expect_tensor(got[0], "memory"), r_drop(src, lengths)[0], atol=1e-5, rtol=1e-4,
+                     name="평가 모드(eval)의 memory (eval에서는 dropout이 꺼져야 합니다)")
+    with case("Encoder: 배치 1 (길이 3, 패딩 3개)"):
+        got = student.call(src[3:4], lengths[3:4])
+        if not (isinstance(got, (tuple, list)) and len(got) == 3):
+            fail("Encoder는 (memory, mask, hidden) 세 값을 돌려줘야 합니다.")
+        r_mem1, r_mask1, r_hid1 = reference(src[3:4], lengths[3:4])
+        mem1, hid1 = expect_tensor(got[0], "memory"), expect_tensor(got[2], "hidden")
+        assert_shape(mem1, tuple(r_mem1.shape), "memory")
+        assert_shape(hid1, tuple(r_hid1.shape), "디코더 초기 은닉 상태(hidden)")
+        assert_close(mem1, r_mem1, atol=1e-5, rtol=1e-4, name="memory")
+        assert_close(hid1, r_hid1, atol=1e-5, rtol=1e-4, name="hidden")
     with case("Encoder: 패딩 열을 더 붙인 같은 배치"):
         wider = torch.cat([src, torch.zeros(4, 3, dtype=torch.long)], dim=1)
         s_mem2, _, s_hid2 = student.call(wider, lengths)
@@ -371,18 +470,53 @@ def decoder(k, AttnDecoder) -> None:
     _decoder_case(k, AttnDecoder, "CosineAttention", "AttnDecoder + 상태 없는 어텐션", seed=1200)
     _decoder_case(k, AttnDecoder, "DecayAttention", "AttnDecoder + 상태 있는 어텐션 (상태를 단계마다 넘겨야 합니다)",
                   seed=1210)
-    with case("AttnDecoder: train()과 eval()에서 dropout"):
-        dec = AttnDecoder(9, 4, 6, 5, k.make("CosineAttention", 6, 5), 0.5)
+    vocab, emb, hid, key = 9, 4, 6, 5
+    g = generator(1221)
+    memory, hidden = torch.randn(2, 3, key, generator=g), torch.randn(2, hid, generator=g)
+    tgt = torch.randint(4, vocab, (2, 4), generator=g)
+    full = torch.ones(2, 3, dtype=torch.bool)
+
+    def pair(p, seed):
+        student = AttnDecoder(vocab, emb, hid, key, k.make("CosineAttention", hid, key), p)
+        reference = ref.AttnDecoder(vocab, emb, hid, key, probe_parts.CosineAttention(hid, key), p)
+        same_layout(student.layout(), reference)
+        randomize(reference, seed)
+        student.load_state(reference.state_dict())
+        return student, reference
+
+    def outputs(value):
+        if not (isinstance(value, (tuple, list)) and len(value) == 2):
+            fail("AttnDecoder는 (logits, weights) 두 값을 돌려줘야 합니다.")
+        return expect_tensor(value[0], "logits"), expect_tensor(value[1], "어텐션 가중치")
+
+    with case("AttnDecoder(dropout=0.5): 평가 모드(eval)에서는 dropout이 꺼지고, 학습 모드에서는 켜집니다"):
+        dec, reference = pair(0.5, 1222)
         dec.train(False)
-        g = generator(1221)
-        memory, hidden = torch.randn(2, 3, 5, generator=g), torch.randn(2, 6, generator=g)
-        tgt = torch.randint(4, 9, (2, 4), generator=g)
-        a = dec.call(tgt, memory, torch.ones(2, 3, dtype=torch.bool), hidden)[0]
-        b = dec.call(tgt, memory, torch.ones(2, 3, dtype=torch.bool), hidden)[0]
-        assert_close(expect_tensor(a, "logits"), expect_tensor(b, "logits"), atol=0, rtol=0,
-                     name="eval 모드의 두 번 실행 (dropout은 eval에서 꺼져야 합니다)")
+        reference.eval()
+        logits, weights = outputs(dec.call(tgt, memory, full, hidden))
+        r_logits, r_weights = reference(tgt, memory, full, hidden)
+        assert_close(logits, r_logits, atol=1e-5, rtol=1e-4, name="평가 모드(eval)의 logits (dropout은 eval에서 꺼져야 합니다)")
         dec.train(True)
-        a = expect_tensor(dec.call(tgt, memory, torch.ones(2, 3, dtype=torch.bool), hidden)[0], "logits")
-        b = expect_tensor(dec.call(tgt, memory, torch.ones(2, 3, dtype=torch.bool), hidden)[0], "logits")
+        a = outputs(dec.call(tgt, memory, full, hidden))[0]
+        b = outputs(dec.call(tgt, memory, full, hidden))[0]
         assert_true(not torch.equal(a, b), "train 모드에서는 dropout이 작동해야 합니다 (두 번 실행한 결과가 같습니다: "
-                                           "nn.Dropout을 임베딩에 적용했는지 확인하세요).")
+                                           "nn.Dropout을 적용했는지 확인하세요).")
+    with case("AttnDecoder(dropout=1.0), 학습 모드(train): dropout(임베딩)과 out(dropout(h̃_t))의 자리"):
+        # p = 1 zeroes what dropout touches, deterministically: the embeddings and h̃_t before `out`
+        # (then every logit is out.bias), while h̃_{t-1} is fed back undropped
+        dec, reference = pair(1.0, 1223)
+        dec.train(True)
+        reference.train(True)
+        logits, weights = outputs(dec.call(tgt, memory, full, hidden))
+        r_logits, r_weights = reference(tgt, memory, full, hidden)
+        assert_close(logits, r_logits, atol=1e-5, rtol=1e-4,
+                     name="logits (p=1이면 out(dropout(h̃_t)) = out.bias; dropout은 out 바로 앞에)")
+        assert_close(weights, r_weights, atol=1e-5, rtol=1e-4,
+                     name="어텐션 가중치 (p=1이면 임베딩이 0: dropout은 임베딩에 적용하고, 되먹이는 h̃에는 적용하지 않습니다)")
+    with case("AttnDecoder: 배치 1, 자기 예측 입력(free running)"):
+        dec, reference = pair(0.0, 1224)
+        logits, weights = outputs(dec.call(tgt[:1], memory[:1], full[:1], hidden[:1], teacher_forcing=False))
+        r_logits, r_weights = reference(tgt[:1], memory[:1], full[:1], hidden[:1], teacher_forcing=False)
+        assert_shape(logits, tuple(r_logits.shape), "logits")
+        assert_shape(weights, tuple(r_weights.shape), "어텐션 가중치")
+        assert_close(logits, r_logits, atol=1e-5, rtol=1e-4, name="logits")

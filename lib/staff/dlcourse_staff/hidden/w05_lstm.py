@@ -19,7 +19,8 @@ from dlcourse.checks import assert_close, assert_shape, assert_true
 
 from ..solutions import w05_lstm as ref
 from ._registry import register
-from ._tools import case, expect_float, expect_tensor, fail, flatten, generator, meta, output_weights, same_layout
+from ._tools import (case, compare_module, expect_float, expect_tensor, fail, flatten, generator, meta, output_weights,
+                     same_layout)
 
 ATOL = 1e-5
 RTOL = 1e-4
@@ -46,7 +47,7 @@ def _as_pair(out, what):
 
 # --- 1.1 LSTMCell --------------------------------------------------------------------------------
 # (input_size, hidden_size, batch, initial state given?)
-CELL_CASES = [(3, 5, 4, True), (1, 8, 2, False), (6, 3, 5, True)]
+CELL_CASES = [(3, 5, 4, True), (1, 8, 2, False), (6, 3, 5, True), (2, 3, 1, True)]  # the last: a batch of one
 
 
 @register("w05-lstm-cell-test")
@@ -178,6 +179,31 @@ def lstm_unroll(k, LSTM) -> None:
                 if grads.get(key) is None:
                     fail(f"{key}까지 그래디언트가 흐르지 않습니다 (계산 그래프가 끊겼거나 쓰이지 않았습니다).")
                 assert_close(grads[key], want, atol=ATOL, rtol=RTOL, name=f"{key}에 대한 그래디언트")
+    with case("LSTM(3, 4, num_layers=2, cell=LSTM이 아닌 셀): 층마다 cell= 인자로 받은 셀을 만들어야 합니다"):
+        # a stand-in whose h is halved: an unroll that ignores cell= and builds its own cells differs
+        student = LSTM(3, 4, 2, cell=k.part("ProbeScaledCell"))
+        reference = ref.LSTM(3, 4, 2, cell=probe_parts.ProbeScaledCell)
+        compare_module(k, student, reference, (torch.randn(2, 5, 3, generator=generator(1290)),), seed=1291,
+                       modes=(False,), atol=ATOL, rtol=RTOL)
+    with case("LSTM(2, 3, num_layers=2), float64 입력, 초기 상태 None"):
+        torch_lstm = nn.LSTM(2, 3, num_layers=2, batch_first=True).double()
+        _spread(torch_lstm, 1292)
+        student = LSTM(2, 3, 2, cell=k.part("ProbeLSTMCell"))
+        student.invoke(torch.float64, method="to")
+        student.load_state({f"cells.{layer}.{name}": getattr(torch_lstm, f"{name}_l{layer}").detach()
+                            for layer in range(2) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")})
+        x64 = torch.randn(3, 4, 2, generator=generator(1293), dtype=torch.float64)
+        result = student.call(x64)
+        if not (isinstance(result, (tuple, list)) and len(result) == 2):
+            fail("forward는 (output, (h_n, c_n))을 돌려줘야 합니다.")
+        out = expect_tensor(result[0], "output")
+        h_n, c_n = _as_pair(result[1], "forward의 두 번째 반환값")
+        assert_true(out.dtype == h_n.dtype == c_n.dtype == torch.float64,
+                    f"float64 입력이면 출력과 상태도 float64여야 합니다 (받은 dtype: {out.dtype}, {h_n.dtype}, {c_n.dtype}; "
+                    "초기 상태를 x.new_zeros처럼 입력의 dtype으로 만드세요).")
+        out_ref, (h_ref, c_ref) = torch_lstm(x64)
+        assert_close(out, out_ref, atol=1e-10, rtol=1e-9, name="float64 output")
+        assert_close(c_n, c_ref, atol=1e-10, rtol=1e-9, name="float64 c_n")
 
 
 # --- 1.3 clipping and the training step -------------------------------------------------------------
@@ -247,7 +273,9 @@ def clipping(k, clip_grad_norm, train_step) -> None:
 
 # --- 1.4 windows ---------------------------------------------------------------------------------------
 # (length, window, horizon, target_start, target_end)
-WINDOW_CASES = [(30, 5, 3, 0, None), (40, 7, 4, 25, 33), (26, 4, 12, 2, 26), (20, 6, 2, 15, 16), (15, 8, 7, 0, None)]
+# the last three: no window fits (target span shorter than the horizon; window longer than the series)
+WINDOW_CASES = [(30, 5, 3, 0, None), (40, 7, 4, 25, 33), (26, 4, 12, 2, 26), (15, 8, 7, 0, None),
+                (20, 6, 2, 15, 16), (20, 6, 3, 15, 16), (6, 8, 2, 0, None)]
 
 
 @register("w05-lstm-windows-test")
@@ -277,6 +305,18 @@ def windows(k, make_windows) -> None:
                      f"위치 {pos_x[n].tolist()}의 값입니다. 입력은 t보다 앞선 값만이어야 합니다.")
             assert_close(X, X_ref, atol=0, rtol=0, name="입력 창 X")
             assert_close(Y, Y_ref, atol=0, rtol=0, name="정답 Y")
+    with case("make_windows(series float64 (T=12,), window=3, horizon=2): float64 값 그대로"):
+        series = 1e8 + 0.1 * torch.arange(12, dtype=torch.float64)      # float32 would round these values
+        result = make_windows.call(series, 3, 2)
+        if not (isinstance(result, (tuple, list)) and len(result) == 3):
+            fail("make_windows는 (X, Y, origins) 세 값을 돌려줘야 합니다.")
+        X, Y = expect_tensor(result[0], "X"), expect_tensor(result[1], "Y")
+        X_ref, Y_ref, _ = ref.make_windows(series, 3, 2)
+        assert_true(X.dtype == torch.float64 and Y.dtype == torch.float64,
+                    f"float64 시계열이면 X, Y도 float64여야 합니다 (받은 dtype: {X.dtype}, {Y.dtype}).")
+        assert_shape(X, tuple(X_ref.shape), "X")
+        assert_close(X, X_ref, atol=0, rtol=0, name="입력 창 X (float64)")
+        assert_close(Y, Y_ref, atol=0, rtol=0, name="정답 Y (float64)")
 
 
 # --- 1.5 Standardizer --------------------------------------------------------------------------------
@@ -293,18 +333,32 @@ def scaler(k, Standardizer) -> None:
             assert_true(returned.handle == mine.handle,
                         "fit은 self를 돌려줘야 합니다 (Standardizer().fit(...)으로 이어 쓰기 위해).")
             theirs = ref.Standardizer().fit(series, train_end)
-            z = expect_tensor(mine.method("transform", probe), "transform 출력")
+            res = mine.invoke(probe, method="transform", return_args=True)
+            assert_true(torch.equal(res.args[0], probe), "transform이 입력 텐서를 바꿨습니다: 제자리(in-place) 연산 대신 새 텐서를 만드세요.")
+            z = expect_tensor(res.value, "transform 출력")
             want = theirs.transform(probe)
             assert_shape(z, tuple(probe.shape), "transform 출력")
             full = ref.Standardizer().fit(series, len(series)).transform(probe)
             if torch.allclose(z, full, atol=1e-4) and not torch.allclose(want, full, atol=1e-4):
                 fail("정규화 통계를 시계열 전체로 구했습니다: 평균과 표준편차는 series[:train_end](학습 구간)에서만 구해야 합니다.")
             assert_close(z, want, atol=1e-4, rtol=1e-4, name="transform (학습 구간의 평균·모표준편차로 표준화)")
-            back = expect_tensor(mine.method("inverse_transform", want), "inverse_transform 출력")
+            res = mine.invoke(want, method="inverse_transform", return_args=True)
+            assert_true(torch.equal(res.args[0], want), "inverse_transform이 입력 텐서를 바꿨습니다: 새 텐서를 만드세요.")
+            back = expect_tensor(res.value, "inverse_transform 출력")
             assert_shape(back, tuple(probe.shape), "inverse_transform 출력")
             assert_close(back, probe, atol=1e-3, rtol=1e-5, name="inverse_transform(기준 transform(x))")
             z_train = expect_tensor(mine.method("transform", series[:train_end]), "transform 출력")
             assert_close(z_train.mean(), torch.tensor(0.0), atol=1e-4, name="학습 구간을 변환한 값의 평균")
+    with case("Standardizer().fit(float64 시계열 ≈ 10⁶ ± 0.3, train_end=40)"):
+        series64 = 1e6 + 0.3 * torch.randn(57, generator=generator(1501), dtype=torch.float64)
+        probe64 = series64[35:45].clone()
+        mine = Standardizer()
+        mine.invoke(series64, 40, method="fit", fetch=False)
+        z = expect_tensor(mine.method("transform", probe64), "transform 출력")
+        want = ref.Standardizer().fit(series64, 40).transform(probe64)
+        assert_true(z.dtype == torch.float64, f"float64 시계열이면 transform 결과도 float64여야 합니다 (받은 dtype: {z.dtype}).")
+        assert_close(z, want, atol=1e-8, rtol=1e-8,
+                     name="float64 transform (평균·표준편차를 float32로 바꾸면 10⁶ 근처에서 정밀도를 잃습니다)")
 
 
 # --- 1.6 recursive forecasting --------------------------------------------------------------------------
