@@ -49,6 +49,13 @@ c.ClearSolutions.code_stub = {
 }
 c.ClearSolutions.text_stub = "여기에 답을 작성하세요 (YOUR ANSWER HERE)"
 
+# Validate (`nbgrader validate` and JupyterLab's Validate button): run only what grading runs (the
+# code cells up to the last autograded test cell), name every unfinished or failing part by its
+# heading, in Korean (dlcourse.validation; the student bundle's nbgrader_config.py does the same).
+from dlcourse import validation as _validation  # noqa: E402 (no torch: a light module)
+
+_validation.install(c)
+
 # Grading: every cell must finish within the limit; a deleted test cell is restored, not lost.
 c.Execute.timeout = 60
 c.OverwriteCells.add_missing_cells = True
