@@ -27,6 +27,19 @@ c.CourseDirectory.release_directory = "release"
 c.CourseDirectory.submitted_directory = "submitted"
 c.CourseDirectory.autograded_directory = "autograded"
 c.CourseDirectory.feedback_directory = "feedback"
+# Hand-out and hand-in. (1) nbgrader's exchange: `nbgrader release_assignment week05` puts the
+# release there, students fetch and submit in JupyterLab's Assignment List, `nbgrader collect
+# week05` brings the submissions into submitted/, `nbgrader release_feedback week05` sends the
+# feedback back. On a shared server set DLCOURSE_EXCHANGE=/srv/nbgrader/exchange (the path the
+# student bundle's setup names); the default is a folder of this course, for one machine.
+c.Exchange.root = os.environ.get("DLCOURSE_EXCHANGE") or os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                                       "exchange")
+# (2) Without a shared file system: students hand in `<student>_<assignment>.zip` (python -m
+# dlcourse.student zip week05 --student ID); put the zips in downloaded/week05/archive/ and run
+# `nbgrader zip_collect week05`.
+c.ZipCollectApp.collector_plugin = "nbgrader.plugins.FileNameCollectorPlugin"
+c.FileNameCollectorPlugin.named_regexp = (
+    r".*[/\\](?P<student_id>[^/\\]+)_week\d+[^/\\]*[/\\](?:.*[/\\])?(?P<file_id>[^/\\]+\.ipynb)$")
 # The gradebook: SQLite next to this file (parallel graders wait up to 120 s for its lock), or a
 # shared database named by DLCOURSE_DB_URL, e.g. postgresql://grader@db-host/phase2.
 c.CourseDirectory.db_url = os.environ.get("DLCOURSE_DB_URL") or \
