@@ -99,6 +99,16 @@ c.GradeExecute.memory_limit_mb = 4096
 
 # Feedback shows pass/fail and the Korean message of each check, never the hidden checks'
 # source or the frames of dlcourse_staff.
+# The page works offline (MathJax inlined, no CDN) and wraps long lines; tracebacks of non-graded
+# cells keep the student's own frames only, and no absolute path of this machine appears.
+import nbgrader as _nbgrader  # noqa: E402
+
+c.GenerateFeedback.exporter_class = "dlcourse_staff.nbgrader_ext.FeedbackExporter"
+c.FeedbackExporter.template_name = "dlcourse_feedback"
+c.FeedbackExporter.extra_template_basedirs = [
+    os.path.join(os.path.dirname(importlib.util.find_spec("dlcourse_staff").origin), "templates"),
+    os.path.join(os.path.dirname(_nbgrader.__file__), "server_extensions", "formgrader", "templates"),
+]
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",

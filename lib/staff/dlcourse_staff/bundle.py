@@ -20,7 +20,8 @@ from pathlib import Path
 
 
 # Packages only instructors and the test suite use.
-INSTRUCTOR_ONLY = {"nbval", "pytest", "pytest-xdist", "pyyaml", "psycopg", "psycopg-binary", "playwright"}
+INSTRUCTOR_ONLY = {"nbval", "pytest", "pytest-xdist", "pyyaml", "psycopg", "psycopg-binary", "playwright",
+                   "django-static-mathjax"}
 
 # Full-mode run times that are not measured on this course's machines (benchmarks/results/<device>/):
 # estimates, said to be estimates in the README. Seconds.
