@@ -8,7 +8,7 @@
 
 * ``nbgrader_config.py``: the course id, the exchange folder the instructor releases to (the
   Assignment List fetches and submits there) and the course's Validate (:mod:`dlcourse.validation`);
-* ``labconfig/page_config.json`` and ``jupyter_server_config.d/zz-dlcourse-student.json``: the
+* ``labconfig/page_config.json`` and ``jupyter_server_config.json``: the
   instructor tools (Formgrader, Create Assignment, Course List) switched off; the Assignment
   List and the Validate button stay.
 
@@ -65,10 +65,13 @@ def write_config(config_dir: Path, exchange: str = DEFAULT_EXCHANGE) -> list[Pat
     data.setdefault("disabledExtensions", {}).update({name: True for name in INSTRUCTOR_LAB_PLUGINS})
     page.write_text(json.dumps(data, indent=2), encoding="utf-8")
     written.append(page)
-    server = config_dir / "jupyter_server_config.d" / "zz-dlcourse-student.json"
-    server.parent.mkdir(parents=True, exist_ok=True)
-    server.write_text(json.dumps({"ServerApp": {"jpserver_extensions": {
-        name: False for name in INSTRUCTOR_SERVER_EXTENSIONS}}}, indent=2), encoding="utf-8")
+    # jupyter_server_config.json (not config.d): its ServerApp.jpserver_extensions outranks the
+    # "enabled" that nbgrader's own config.d file declares
+    server = config_dir / "jupyter_server_config.json"
+    data = json.loads(server.read_text(encoding="utf-8")) if server.exists() else {}
+    data.setdefault("ServerApp", {}).setdefault("jpserver_extensions", {}).update(
+        {name: False for name in INSTRUCTOR_SERVER_EXTENSIONS})
+    server.write_text(json.dumps(data, indent=2), encoding="utf-8")
     written.append(server)
     return written
 
