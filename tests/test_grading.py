@@ -196,6 +196,8 @@ def test_feedback_shows_verdicts_but_no_secrets(graded, assignment):
             leaked = [line for line in secrets if line in text]
             assert not leaked, f"feedback {student}/{path.name} shows hidden-check or reference lines: {leaked[:3]}"
             assert str(STAFF) not in text
+            assert str(root) not in text and str(ROOT) not in text, f"feedback {student}/{path.name} shows a path"
+            assert "ajax/libs/mathjax" not in path.read_text(encoding="utf-8"), "feedback loads MathJax from a CDN"
     blank = next((root / "feedback" / "blank" / assignment).glob("*.html")).read_text(encoding="utf-8")
     assert "CheckFailed" in blank and "아직 구현되지 않았습니다" in blank
 

@@ -6,7 +6,6 @@ Korean, names what was checked, what was expected and what came out. Input-valid
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from typing import Callable, Sequence
 
 import torch
@@ -29,24 +28,37 @@ def _fmt_shape(shape) -> str:
     return "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
 
 
-@contextmanager
-def part(title: str):
+class part:
     """Name the graded part that a block of visible checks belongs to: every failure inside says
-    which part it is (``nbgrader validate`` lists the failing cells with these messages).
+    which part it is (``nbgrader validate`` lists the failing parts by these titles).
 
         with dl.part("1.1 기본 잔차 블록 (BasicBlock)"):
             dl.assert_shape(BasicBlock(16, 16)(x), (2, 16, 8, 8))
+
+    The traceback keeps the student's lines and hides this helper's frames (``__tracebackhide__``,
+    which IPython honours), so a failure reads as the line that failed and the Korean message.
     """
-    __tracebackhide__ = True
-    try:
-        yield
-    except CheckFailed as err:
-        raise CheckFailed(f"[{title}] {err}") from None
-    except NotImplementedError:
-        raise CheckFailed(f"[{title}] 아직 구현되지 않았습니다 (NotImplementedError): 이 부분의 구현 셀을 완성하세요.") from None
-    except Exception as err:
-        err.add_note(f"[{title}] 공개 검사 중에 난 오류입니다 (error while running the visible checks).")
-        raise
+
+    def __init__(self, title: str):
+        self.title = title
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, err, tb):
+        __tracebackhide__ = True
+        if err is None:
+            return False
+        if isinstance(err, CheckFailed):
+            if not str(err).startswith(f"[{self.title}]"):
+                err.args = (f"[{self.title}] {err}",)
+            return False  # re-raised as it is, with the student's frames
+        if isinstance(err, NotImplementedError):
+            raise CheckFailed(f"[{self.title}] 아직 구현되지 않았습니다 (NotImplementedError): "
+                              "이 부분의 구현 셀을 완성하세요.").with_traceback(tb) from None
+        if isinstance(err, Exception):
+            err.add_note(f"[{self.title}] 공개 검사 중에 난 오류입니다 (error while running the visible checks).")
+        return False
 
 
 def assert_true(condition: bool, message: str) -> None:

@@ -1,6 +1,7 @@
 """Data loaders for the course's real data sets (offline first)."""
 from ._common import DataNotFound
 from .air_quality import AIR_QUALITY_COLUMNS, AIR_QUALITY_STATIONS, drop_missing, load_air_quality, missing_summary
+from .examples import spread_examples
 from .cifar10 import CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, ImageSet, TensorBatches, load_cifar10, normalize
 from .mnist import MNIST_SIZES, DigitSet, load_mnist, read_idx
 from .multi30k import MULTI30K_FILES, MULTI30K_SIZES, TranslationPairs, load_multi30k
@@ -16,4 +17,5 @@ __all__ = [
 
     "NSMC_CLASSES", "NSMC_FILES", "NSMC_SIZES", "Reviews", "load_nsmc",
     "CharCorpus", "CharVocab", "char_corpus", "load_shakespeare", "load_shakespeare_text",
+    "spread_examples",
 ]

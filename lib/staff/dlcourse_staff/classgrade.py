@@ -242,11 +242,7 @@ def read_scores(db_url: str, assignment: str, student: str) -> dict:
         except MissingEntry:
             return {}
         for nb in submission.notebooks:
-            auto = [g for g in nb.grades if g.cell_type == "code"]
-            pending = sum(float(g.max_score) for g in nb.grades if g.needs_manual_grade)
-            out[nb.name] = {"score": float(nb.score), "max": float(nb.max_score),
-                            "auto": sum(float(g.score) for g in auto), "auto_max": sum(float(g.max_score) for g in auto),
-                            "manual_pending": pending}
+            out[nb.name] = course_mod.notebook_points(nb)
     return out
 
 
@@ -285,11 +281,23 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
+DEMO_PREFIX = "demo-"
+
+
 def submissions(root: Path, assignment: str) -> list[str]:
+    """The students who handed in ``assignment``: ``submitted/<student>/<assignment>/``. The demo's
+    example students (``demo-*``) are never part of a real class: the demo works in a course
+    folder of its own (``.cache/demo/course``), and any ``demo-*`` folder found here is skipped."""
     folder = root / "submitted"
     if not folder.is_dir():
         return []
-    return sorted(p.name for p in folder.iterdir() if (p / assignment).is_dir())
+    return sorted(p.name for p in folder.iterdir() if (p / assignment).is_dir() and not p.name.startswith(DEMO_PREFIX))
+
+
+def demo_leftovers(root: Path) -> list[Path]:
+    """``demo-*`` folders that an older demo left in the real course folder."""
+    return sorted(p for sub in ("submitted", "autograded", "feedback") if (root / sub).is_dir()
+                  for p in (root / sub).iterdir() if p.name.startswith(DEMO_PREFIX))
 
 
 def submission_checksum(root: Path, assignment: str, student: str) -> str:
@@ -513,6 +521,10 @@ def grade_class(root: Path, assignment: str, *, workers: int = 2, students: list
     shard = shard or shard_from_env()
     prepare_gradebook(root, assignment, db_url)
     everyone = submissions(root, assignment)
+    skipped_demo = [p.name for p in demo_leftovers(root) if p.parent.name == "submitted" and (p / assignment).is_dir()]
+    if skipped_demo:
+        out(f"참고: submitted/의 데모 학생 {', '.join(skipped_demo)}은(는) 실제 반이 아니므로 채점하지 않습니다 "
+            "(make demo는 .cache/demo/course에서 작업합니다; 지워도 됩니다).")
     chosen = [s for s in everyone if students is None or s in students]
     if students:
         unknown = sorted(set(students) - set(everyone))
@@ -648,17 +660,13 @@ def _all_scores(db_url: str) -> tuple[dict, dict, dict]:
 
     notebooks, scores = {}, {}
     with Gradebook(db_url, "phase2-dl") as gb:
-        students = {s.id for s in gb.students}
+        students = {s.id for s in gb.students if not s.id.startswith(DEMO_PREFIX)}
         for assignment in gb.assignments:
             notebooks[assignment.name] = {nb.name: float(nb.max_score) for nb in assignment.notebooks}
             for submission in gb.assignment_submissions(assignment.name):
-                per = {}
-                for nb in submission.notebooks:
-                    auto = [g for g in nb.grades if g.cell_type == "code"]
-                    per[nb.name] = {"score": float(nb.score), "max": float(nb.max_score),
-                                    "auto": sum(float(g.score) for g in auto),
-                                    "auto_max": sum(float(g.max_score) for g in auto),
-                                    "manual_pending": sum(float(g.max_score) for g in nb.grades if g.needs_manual_grade)}
+                if submission.student.id.startswith(DEMO_PREFIX):
+                    continue  # an older demo's example student, never part of the class
+                per = {nb.name: course_mod.notebook_points(nb) for nb in submission.notebooks}
                 scores[(assignment.name, submission.student.id)] = per
     return notebooks, students, scores
 
@@ -669,7 +677,7 @@ def export_scores(root: Path, assignment: str, db_url: str, path: Path) -> Path:
     notebooks, students, scores = _all_scores(db_url)
     names = sorted(notebooks.get(assignment, {}))
     statuses = load_statuses(db_url, assignment)
-    who = sorted({s for (a, s) in scores if a == assignment} | {s for (_, s) in statuses})
+    who = sorted({s for (a, s) in scores if a == assignment} | {s for (_, s) in statuses if not s.startswith(DEMO_PREFIX)})
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)

@@ -51,28 +51,117 @@ def _is_secret(text: str) -> bool:
     return any(marker in text for marker in SECRET_MARKERS)
 
 
+def _path_prefixes() -> list[str]:
+    """Absolute folders of the grader's machine that must not appear in feedback, longest first."""
+    import tempfile
+
+    here = Path(__file__).resolve()
+    prefixes = {str(here.parents[3]), str(here.parents[2]), sys.prefix, sys.base_prefix, sys.exec_prefix,
+                os.path.expanduser("~"), tempfile.gettempdir(), os.getcwd()}
+    try:
+        from dlcourse import runtime
+
+        prefixes |= {str(runtime.data_root()), str(runtime.cache_dir())}
+    except Exception:  # noqa: BLE001 - feedback goes on without them
+        pass
+    return sorted({p.rstrip(os.sep) for p in prefixes if p and p != os.sep}, key=len, reverse=True)
+
+
+LIBRARY_PATH = re.compile(r"(?:/[^\s/:'\"()<>]+)+/(?=(?:lib/)?dlcourse/|site-packages/|python3\.\d+/)")
+
+
+def relative_paths(text: str, prefixes: list[str] | None = None) -> str:
+    """``text`` without absolute paths of the grader's machine: the course's folders, the Python
+    installation, temporary folders and the library become relative (``dlcourse/checks.py``)."""
+    text = LIBRARY_PATH.sub("", text)
+    for prefix in prefixes if prefixes is not None else _path_prefixes():
+        text = text.replace(prefix + os.sep, "").replace(prefix, "…")
+    return text
+
+
+def _student_frames(frames: list[str]) -> list[str]:
+    """A traceback as a student should read it: the header, the student's own cells ("Cell In[…]")
+    and the exception; the frames of library files (the check helpers, contextlib, torch) go."""
+    kept = [f for f in frames if not f.lstrip().startswith("File ")]
+    return kept if len(kept) >= 1 else frames
+
+
 def scrub_outputs(outputs, *, graded: bool):
-    """Drop secret lines from text outputs; reduce tracebacks to their last line in graded cells."""
+    """Drop secret lines from text outputs; reduce tracebacks to their last line in graded cells,
+    to the student's frames elsewhere; no absolute path of the grader's machine anywhere."""
+    prefixes = _path_prefixes()
     for out in outputs:
         if out.get("output_type") == "error":
             frames = [ANSI.sub("", f) for f in out.get("traceback", [])]
             if graded:
                 out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
             else:
-                out["traceback"] = [f for f in frames if not _is_secret(f)]
+                out["traceback"] = [f for f in _student_frames(frames) if not _is_secret(f)]
             if _is_secret(str(out.get("evalue", ""))):
                 out["evalue"] = "(숨겨진 검사 내부 정보는 표시하지 않습니다)"
                 out["traceback"] = [f"{out.get('ename', 'Error')}: {out['evalue']}"]
+            out["evalue"] = relative_paths(str(out.get("evalue", "")), prefixes)
+            out["traceback"] = [relative_paths(f, prefixes) for f in out["traceback"]]
         elif out.get("output_type") == "stream":
             text = out.get("text", "")
             if _is_secret(text):
-                out["text"] = "".join(line for line in text.splitlines(True) if not _is_secret(line))
+                text = "".join(line for line in text.splitlines(True) if not _is_secret(line))
+            out["text"] = relative_paths(text, prefixes)
         elif out.get("output_type") in ("execute_result", "display_data"):
             data = out.get("data", {})
             for mime in list(data):
                 if mime.startswith("text/") and _is_secret(str(data[mime])):
                     del data[mime]
+                elif mime == "text/plain":
+                    data[mime] = relative_paths(str(data[mime]), prefixes)
     return outputs
+
+
+# --- the feedback page: offline MathJax, wrapped lines -----------------------------------------
+TEMPLATES = Path(__file__).with_name("templates")
+WRAP_CSS = """
+/* dlcourse: long verdict and traceback lines wrap instead of being cut at the box edge */
+div.output_area pre, div.output_subarea pre, .output_error pre, .output_stream pre, pre {
+  white-space: pre-wrap !important; word-break: break-word; overflow-wrap: anywhere;
+}
+div.output_subarea { max-width: 100%; overflow-x: visible; }
+"""
+
+
+def mathjax_script() -> str:
+    """MathJax 3 (SVG output: no font files to fetch) as inline JavaScript, from the pinned
+    ``django-static-mathjax`` package."""
+    spec = importlib.util.find_spec("mathjax")
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    for folder in folders:
+        path = Path(folder) / "static" / "mathjax" / "es5" / "tex-svg.js"
+        if path.exists():
+            return path.read_text(encoding="utf-8").replace("</", "<\\/")
+    raise FileNotFoundError("MathJax 3 (django-static-mathjax, requirements.txt) is not installed")
+
+
+def offline_head(_value="") -> str:
+    """What the feedback page's head gets instead of the CDN MathJax: the wrapping CSS, MathJax's
+    configuration ($…$ and $$…$$ as in the notebooks) and MathJax itself, inline."""
+    config = ("window.MathJax = {tex: {inlineMath: [['$', '$'], ['\\\\(', '\\\\)']], "
+              "displayMath: [['$$', '$$'], ['\\\\[', '\\\\]']], processEscapes: true}, "
+              "svg: {fontCache: 'global'}};")
+    return (f"<style type=\"text/css\">{WRAP_CSS}</style>\n<script>{config}</script>\n"
+            f"<script>{mathjax_script()}</script>")
+
+
+try:
+    from nbconvert.exporters import HTMLExporter as _HTMLExporter
+
+    class FeedbackExporter(_HTMLExporter):
+        """nbgrader's feedback page for this course (template ``dlcourse_feedback``): works offline
+        (MathJax inlined) and wraps long lines."""
+
+        def default_filters(self):
+            yield from super().default_filters()
+            yield ("dlcourse_offline_head", offline_head)
+except ImportError:  # pragma: no cover
+    FeedbackExporter = None
 
 
 # Run in the kernel after a cell that failed: the frames of the last error outlive the cell through
