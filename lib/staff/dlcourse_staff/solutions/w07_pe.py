@@ -7,10 +7,14 @@ script trains exactly the notebook's model (tests/test_w07_pe.py keeps the cells
 equal).
 """
 import math
+import time
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+import dlcourse as dl
 
 NOTEBOOK = "week07/positional_encoding_comparison.ipynb"
 
@@ -98,6 +102,80 @@ class TinyTransformer(nn.Module):
         return self.head(self.norm(x))
 
 
+# --- given code (locked cell w07-pe-lm-helpers) ----------------------------------------------------
+@dataclass
+class LMConfig:
+    # One language-model run. The defaults are the full preset (benchmarks/pe_length_generalization.py too).
+    language: str = "en"
+    vocab_size: int = 2000               # subword vocabulary, trained on the training split only
+    train_sentences: int | None = None   # None: all 29,000 training captions
+    eval_sentences: int | None = None    # None: all 1,014 validation / 1,000 test captions
+    d_model: int = 128
+    num_heads: int = 4
+    num_layers: int = 2
+    dropout: float = 0.1
+    train_len: int = 64                  # L: the context length seen in training
+    batch_size: int = 32
+    steps: int = 1000
+    lr: float = 1e-3
+    warmup_steps: int = 100
+    eval_every: int = 100
+
+
+def token_stream(tokenizer, sentences):
+    # Every sentence's subword ids followed by <eos>, concatenated into one 1-D stream.
+    ids = tokenizer.encode_batch(list(sentences), add_eos=True)
+    return torch.tensor([t for sentence in ids for t in sentence], dtype=torch.long)
+
+
+def make_windows(stream, length):
+    # Non-overlapping windows of length + 1 tokens (inputs and their next-token targets): (N, length + 1).
+    n = (len(stream) - 1) // length
+    if n < 1:
+        raise ValueError(f"토큰 {len(stream)}개로는 길이 {length}의 창을 하나도 만들 수 없습니다.")
+    starts = torch.arange(n) * length
+    return stream[starts[:, None] + torch.arange(length + 1)]
+
+
+def random_windows(stream, length, batch_size, generator):
+    # batch_size windows of length + 1 tokens at random places of the stream: (batch_size, length + 1).
+    starts = torch.randint(0, len(stream) - length, (batch_size,), generator=generator)
+    return stream[starts[:, None] + torch.arange(length + 1)]
+
+
+def warmup_cosine(step, total, warmup):
+    # Learning-rate factor: linear warm-up, then cosine decay to 0 (week 5).
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+
+
+def train_lm(model, cfg, stream, val_windows, nll_fn, device, desc="LM", seed=0):
+    # AdamW, warm-up + cosine, random training windows of cfg.train_len + 1 tokens, clipping at 1.
+    # Every cfg.eval_every steps the mean validation loss is measured with nll_fn (per_position_nll).
+    model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: warmup_cosine(s, cfg.steps, cfg.warmup_steps))
+    g = torch.Generator().manual_seed(seed)
+    log = {"step": [], "train_loss": [], "val_loss": []}
+    running, start = [], time.perf_counter()
+    for step in dl.training.progress(range(1, cfg.steps + 1), desc):
+        model.train()
+        batch = random_windows(stream, cfg.train_len, cfg.batch_size, g).to(device)
+        logits = model(batch[:, :-1])                                        # (B, L, V)
+        loss = F.cross_entropy(logits.float().transpose(1, 2), batch[:, 1:])
+        dl.training.optimizer_step(model, loss, optimizer, grad_clip=1.0, scheduler=scheduler)
+        running.append(float(loss.detach()))
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            log["step"].append(step)
+            log["train_loss"].append(sum(running) / len(running))
+            log["val_loss"].append(float(nll_fn(model, val_windows).mean()))
+            running = []
+    record = dl.training.EpochRecord(epoch=1, train_loss=log["train_loss"][-1], train_acc=float("nan"), lr=cfg.lr,
+                                     seconds=time.perf_counter() - start, test_loss=log["val_loss"][-1])
+    return dl.training.History(epochs=[record], steps=log)
+
+
 # --- 1.1 ---------------------------------------------------------------------------------------------
 def sinusoidal_encoding(positions, d_model, base=10000.0):
     """Sinusoidal position encodings (Vaswani et al., 2017) with sin and cos *interleaved*.
@@ -179,6 +257,10 @@ def relative_position_bucket(relative_position, bidirectional=True, num_buckets=
     Inputs: relative_position: integer tensor of any shape (not modified).
     Returns: int64 tensor of the same shape, values in 0 ... num_buckets - 1 (of the full count).
     """
+    exact = num_buckets // (4 if bidirectional else 2)
+    if exact < 1 or max_distance <= exact:
+        raise ValueError(f"max_distance({max_distance})는 정확 구간의 버킷 수({exact})보다 커야 합니다 "
+                         f"(num_buckets={num_buckets}, bidirectional={bidirectional}).")
     n = relative_position.long()
     bucket = torch.zeros_like(n)
     if bidirectional:
@@ -320,3 +402,26 @@ def per_position_nll(model, windows, batch_size=64):
     finally:
         model.train(was_training)
     return (total / len(windows)).float()
+
+
+# --- given code (locked cell w07-pe-zoo) ------------------------------------------------------------
+ENCODING_NAMES = ["NoPE", "sinusoidal", "learned", "T5 bias", "RoPE", "ALiBi"]
+
+
+def make_encoding(name, d_model, num_heads, train_len):
+    # One of the six encodings (part 1 and the no-position baseline) for TinyTransformer(d_model, num_heads).
+    # learned: one row per training position. T5: max_distance = the training length and at most 32
+    # buckets, so that every bucket is met in training (a bucket never met keeps its initial value).
+    if name == "NoPE":
+        return PositionEncoding()
+    if name == "sinusoidal":
+        return SinusoidalPE(d_model)
+    if name == "learned":
+        return LearnedPE(train_len, d_model)
+    if name == "T5 bias":
+        return T5RelativeBias(num_heads, num_buckets=min(32, train_len), max_distance=train_len)
+    if name == "RoPE":
+        return RotaryPE(d_model // num_heads)
+    if name == "ALiBi":
+        return ALiBiBias(num_heads)
+    raise ValueError(f"알 수 없는 인코딩 이름입니다: {name!r} (가능한 이름: {ENCODING_NAMES}).")
