@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 __all__ = ["over_steps", "ProbeBlock", "GapNet", "ProbeLSTMCell", "TinyForecaster", "OneStepLSTM", "OneStepLinear",
-           "params_with_grads", "as_iterator", "CosineAttention", "DecayAttention", "ProbeLM"]
+           "params_with_grads", "as_iterator", "CosineAttention", "DecayAttention"]
 
 
 # --- helpers for any check -----------------------------------------------------------------------
@@ -168,6 +168,9 @@ class DecayAttention(CosineAttention):
 
 
 # --- week07/positional_encoding_comparison --------------------------------------------------------
+__all__ += ["ProbeLM"]
+
+
 class ProbeLM(nn.Module):
     """A language-model stand-in with the notebook's call ``ids (B, T) -> logits (B, T, V)``: the
     logits at position t come from the mean embedding of tokens 0 … t (a causal bag of words), with

@@ -1,10 +1,11 @@
 """Reference solutions for week07/positional_encoding_comparison.ipynb.
 
 Each graded definition here is, text for text, the solution cell of the source notebook with the
-nbgrader markers removed (tests/test_solutions_sync.py keeps the two equal). ``PositionEncoding``
-and the small transformer are the notebook's given (locked) code, kept here so that the benchmark
-script trains exactly the notebook's model (tests/test_w07_pe.py keeps the cells and this module
-equal).
+nbgrader markers removed (tests/test_solutions_sync.py keeps the two equal). The small transformer,
+the language-model helpers and the encoding zoo are the notebook's given (locked) code, kept here so
+that the benchmark script trains exactly the notebook's model (tests/test_w07_pe.py keeps the cells
+and this module equal). The interface all encodings share, PositionEncoding, is in the library
+(dlcourse.posenc), so that the graded cells need nothing but the setup cell.
 """
 import math
 import time
@@ -20,29 +21,6 @@ NOTEBOOK = "week07/positional_encoding_comparison.ipynb"
 
 
 # --- given code (locked cell w07-pe-model) ---------------------------------------------------------
-class PositionEncoding(nn.Module):
-    """How position enters the given transformer. This base class adds nothing: no position information (NoPE).
-
-    The transformer calls three hooks; an encoding overrides the ones it needs:
-        embed(x, positions)      x (B, T, D) token embeddings -> (B, T, D)        absolute encodings add here
-        qkv(q, k, v, positions)  each (B, H, T, Dh) -> (q, k, v), in every layer  RoPE rotates q and k here
-        bias(positions)          -> (H, T, T) added to every layer's scores, or None    T5 bias, ALiBi
-    positions: (T,) long tensor, the positions of the T tokens (start, start + 1, ... in the transformer).
-    max_len: 1 + the largest position the encoding can represent (None: no limit).
-    """
-
-    max_len = None
-
-    def embed(self, x, positions):
-        return x
-
-    def qkv(self, q, k, v, positions):
-        return q, k, v
-
-    def bias(self, positions):
-        return None
-
-
 class SelfAttention(nn.Module):
     # Multi-head self-attention; the encoding may change q, k, v and add a bias to the scores.
     def __init__(self, d_model, num_heads, dropout=0.0):
@@ -84,7 +62,7 @@ class TinyTransformer(nn.Module):
     def __init__(self, vocab_size, position=None, d_model=64, num_heads=4, num_layers=2, d_ff=None,
                  dropout=0.0, causal=True):
         super().__init__()
-        self.position = position if position is not None else PositionEncoding()
+        self.position = position if position is not None else dl.posenc.PositionEncoding()
         self.causal = causal
         self.tok = nn.Embedding(vocab_size, d_model)
         self.blocks = nn.ModuleList([Block(d_model, num_heads, d_ff or 4 * d_model, dropout)
@@ -203,7 +181,7 @@ def sinusoidal_encoding(positions, d_model, base=10000.0):
     return pe.reshape(len(positions), d_model)                        # interleaved: sin, cos, sin, cos, ...
 
 
-class SinusoidalPE(PositionEncoding):
+class SinusoidalPE(dl.posenc.PositionEncoding):
     """Absolute sinusoidal encoding added to the token embeddings; nothing is learned.
 
     embed(x, positions): x (B, T, D) -> x + sinusoidal_encoding(positions, D, base), in x's dtype and
@@ -220,7 +198,7 @@ class SinusoidalPE(PositionEncoding):
 
 
 # --- 1.2 ---------------------------------------------------------------------------------------------
-class LearnedPE(PositionEncoding):
+class LearnedPE(dl.posenc.PositionEncoding):
     """Learned absolute position embeddings (BERT, GPT-2): one trainable vector per position 0 ... max_len - 1.
 
     Attributes (names are fixed: the grader copies weights by name):
@@ -278,7 +256,7 @@ def relative_position_bucket(relative_position, bidirectional=True, num_buckets=
 
 
 # --- 1.4 ---------------------------------------------------------------------------------------------
-class T5RelativeBias(PositionEncoding):
+class T5RelativeBias(dl.posenc.PositionEncoding):
     """T5's relative position bias: one learned scalar per (bucket, head), added to the attention scores.
 
     Attributes (names are fixed):
@@ -303,7 +281,7 @@ class T5RelativeBias(PositionEncoding):
 
 
 # --- 1.5 ---------------------------------------------------------------------------------------------
-class RotaryPE(PositionEncoding):
+class RotaryPE(dl.posenc.PositionEncoding):
     """Rotary position embedding (RoPE, Su et al., 2021) of the queries and keys.
 
     Feature pairs (2i, 2i + 1) of each head are rotated by the angle positions[t] * theta_i,
@@ -357,7 +335,7 @@ def alibi_slopes(num_heads):
     return torch.tensor(slopes, dtype=torch.float32)
 
 
-class ALiBiBias(PositionEncoding):
+class ALiBiBias(dl.posenc.PositionEncoding):
     """Attention with linear biases: bias[h, i, j] = -slopes[h] * |positions[i] - positions[j]|.
 
     Symmetric in i and j, so it also works without a causal mask. No learned parameters.
@@ -413,7 +391,7 @@ def make_encoding(name, d_model, num_heads, train_len):
     # learned: one row per training position. T5: max_distance = the training length and at most 32
     # buckets, so that every bucket is met in training (a bucket never met keeps its initial value).
     if name == "NoPE":
-        return PositionEncoding()
+        return dl.posenc.PositionEncoding()
     if name == "sinusoidal":
         return SinusoidalPE(d_model)
     if name == "learned":
