@@ -428,3 +428,24 @@ def layout_of(fn, *args, **kwargs):
         return value
 
     return describe(fn(*args, **kwargs))
+
+# --- week07/positional_encoding_comparison --------------------------------------------------------
+__all__ += ["ProbeLM"]
+
+
+class ProbeLM(nn.Module):
+    """A language-model stand-in with the notebook's call ``ids (B, T) -> logits (B, T, V)``: the
+    logits at position t come from the mean embedding of tokens 0 … t (a causal bag of words), with
+    dropout in train mode. A wrong target shift, a forgotten ``eval()`` or a chunking mistake in
+    the code that evaluates it shows in its numbers."""
+
+    def __init__(self, vocab_size=11, dim=6, dropout=0.5):
+        super().__init__()
+        self.emb = nn.Embedding(vocab_size, dim)
+        self.drop = nn.Dropout(dropout)
+        self.out = nn.Linear(dim, vocab_size)
+
+    def forward(self, ids):
+        e = self.drop(self.emb(ids))                                           # (B, T, D)
+        counts = torch.arange(1, ids.shape[1] + 1, device=ids.device, dtype=e.dtype)[:, None]
+        return self.out(e.cumsum(dim=1) / counts)                              # (B, T, V)
