@@ -5,6 +5,7 @@ class export; a student's zip hand-in is what ``nbgrader zip_collect`` ingests."
 from __future__ import annotations
 
 import csv
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -121,3 +122,34 @@ def test_student_zip_is_what_zip_collect_ingests(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     collected = root / "submitted" / "kim01" / "week05" / "resnet_implementation.ipynb"
     assert collected.read_bytes() == (root / "release" / RESNET).read_bytes()
+
+
+def _section(text: str, heading: str) -> str:
+    start = text.index(heading)
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end > 0 else None]
+
+
+def test_readme_has_a_section_per_audience():
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    students = _section(readme, "## 학생 (Students")
+    hangul = sum("\uac00" <= ch <= "\ud7a3" for ch in students)
+    assert hangul > 0.3 * sum(ch.isalpha() for ch in students), "the students' section is in Korean"
+    for step in ("pip install", "DLCOURSE_DATA_ROOT", "Fetch", "Validate", "Submit", "dlcourse.student zip",
+                 "예상 실행 시간", "CPU", "GPU"):
+        assert step in students, step
+    assert "make lab" not in students and "release/" not in students, "students get the bundle, not the repository"
+    instructors = _section(readme, "## Instructors")
+    for step in ("make student-bundle", "release_assignment", "nbgrader collect", "zip_collect", "make grade",
+                 "make formgrader", "make formgrader-demo", "manual_pending", "release_feedback", "make demo",
+                 "Expected run times", "한국어 요약"):
+        assert step in instructors, step
+    # every make target the README names exists, and no reference leaves the repository
+    targets = set(re.findall(r"^([a-z][\w-]*):", (ROOT / "Makefile").read_text(), re.M))
+    named = set(re.findall(r"`make ([a-z][\w-]*)", readme))
+    assert named and named <= targets, named - targets
+    assert "COURSE_SPEC" not in readme and "../shared/COURSE" not in readme
+    for path in re.findall(r"`((?:benchmarks|tests|lib|syllabus)/[^`*<>\s]+)`", readme):
+        assert (ROOT / path).exists(), path
