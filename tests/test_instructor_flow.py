@@ -138,12 +138,12 @@ def test_readme_has_a_section_per_audience():
     hangul = sum("\uac00" <= ch <= "\ud7a3" for ch in students)
     assert hangul > 0.3 * sum(ch.isalpha() for ch in students), "the students' section is in Korean"
     for step in ("pip install", "DLCOURSE_DATA_ROOT", "Fetch", "Validate", "Submit", "dlcourse.student zip",
-                 "예상 실행 시간", "CPU", "GPU"):
+                 "실행 시간", "CPU", "GPU"):
         assert step in students, step
     assert "make lab" not in students and "release/" not in students, "students get the bundle, not the repository"
     instructors = _section(readme, "## Instructors")
     for step in ("make student-bundle", "release_assignment", "nbgrader collect", "zip_collect", "make grade",
-                 "make formgrader", "make formgrader-demo", "manual_pending", "release_feedback", "make demo",
+                 "make formgrader", "make formgrader-demo", "release_feedback", "make demo",
                  "Expected run times", "한국어 요약"):
         assert step in instructors, step
     # every make target the README names exists, and no reference leaves the repository
