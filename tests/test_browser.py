@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -103,7 +104,8 @@ def lab(tmp_path_factory):
         "x = torch.randn(64, 2); y = (x.sum(1) > 0).long()\n"
         "batches = [(x[i:i + 16], y[i:i + 16]) for i in range(0, 64, 16)]\n"
         "m = nn.Linear(2, 2)\n"
-        "h = dl.training.fit(m, batches, epochs=2, optimizer=torch.optim.SGD(m.parameters(), lr=0.1), device='cpu')")])
+        "h = dl.training.fit(m, batches, epochs=2, optimizer=torch.optim.SGD(m.parameters(), lr=0.1), device='cpu')\n"
+        "print('bar class:', dl.training._bar_class().__name__)  # the widget bar, not tqdm's text bar")])
     progress.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(progress, str(home / "progress.ipynb"))
 
@@ -145,9 +147,23 @@ def lab(tmp_path_factory):
 
 def _open(lab, path=""):
     page = lab["page"]
-    page.goto(f"{lab['url']}/lab/tree/{path}?token={TOKEN}" if path else f"{lab['url']}/lab?token={TOKEN}")
+    # ?reset: a fresh workspace, so the notebooks opened before do not come back as hidden tabs
+    page.goto(f"{lab['url']}/lab/tree/{path}?reset&token={TOKEN}" if path else f"{lab['url']}/lab?reset&token={TOKEN}")
     page.wait_for_selector("#jp-main-dock-panel", state="attached")
     return page
+
+
+def _wait_for_kernel(lab, path, timeout=240):
+    """Until the notebook's kernel has started and is idle (a cell run earlier is not run)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{lab['url']}/api/sessions?token={TOKEN}", timeout=30) as r:
+            sessions = json.load(r)
+        if any(s.get("path") == path and (s.get("kernel") or {}).get("execution_state") == "idle" for s in sessions):
+            lab["page"].locator(".jp-StatusBar-TextItem", has_text="| Idle").first.wait_for()
+            return
+        time.sleep(1)
+    raise AssertionError(f"no idle kernel for {path} after {timeout}s: {lab['log'].read_text()[-2000:]}")
 
 
 def _shot(lab, name):
@@ -157,7 +173,8 @@ def _shot(lab, name):
 def _validate(lab, path, name) -> str:
     page = _open(lab, path)
     page.wait_for_selector(".jp-Notebook .jp-Cell", state="attached")
-    page.locator(".jp-ToolbarButtonComponent-label", has_text="Validate").first.click()
+    panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+    panel.locator(".jp-ToolbarButtonComponent-label", has_text="Validate").click()
     dialog = page.locator(".jp-Dialog")
     dialog.wait_for(timeout=240_000)
     page.wait_for_timeout(500)
@@ -179,7 +196,15 @@ def test_menu_offers_the_assignment_list_but_no_instructor_tools(lab):
     assert "Assignment List" in items
     assert "Formgrader" not in items and "Course List" not in items
     page.keyboard.press("Escape")
+    # nbgrader's Create Assignment panel (right side bar, its id spelled so by nbgrader) is not there
+    assert page.locator("#nbgrader-create_assignemnt").count() == 0
     assert page.locator("text=Create Assignment").count() == 0
+    disabled = json.loads(page.locator("#jupyter-config-data").text_content())["disabledExtensions"]
+    assert "@jupyter/nbgrader:create-assignment" in disabled and "@jupyter/nbgrader:formgrader" in disabled
+    # and the server does not serve formgrader
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(f"{lab['url']}/formgrader?token={TOKEN}", timeout=30)
+    assert err.value.code == 404
 
 
 def test_assignment_list_fetches_and_submits_through_the_exchange(lab):
@@ -231,10 +256,15 @@ def test_validate_says_what_is_missing_in_korean(lab):
 def test_progress_lines_survive_reopening(lab):
     page = _open(lab, "progress.ipynb")
     page.wait_for_selector(".jp-Notebook .jp-Cell", state="attached")
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached", timeout=120_000)
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").click()
-    page.locator(".jp-OutputArea-output", has_text="train 2/2: 100%").first.wait_for(timeout=180_000)
+    _wait_for_kernel(lab, "progress.ipynb")
+    page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first.click()   # select the cell (command mode)
+    page.keyboard.press("Shift+Enter")
+    try:
+        page.locator(".jp-OutputArea-output", has_text="train 2/2: 100%").first.wait_for(timeout=180_000)
+    except Exception:
+        _shot(lab, "08-progress-not-done")
+        raise AssertionError("the training cell did not finish: " + page.locator(".jp-Notebook").inner_text()[-3000:]
+                             + "\nserver log:\n" + lab["log"].read_text()[-3000:])
     page.keyboard.press("Control+s")
     page.wait_for_timeout(2000)
     saved = nbformat.read(str(lab["home"] / "progress.ipynb"), 4)
@@ -248,3 +278,4 @@ def test_progress_lines_survive_reopening(lab):
     print(f"\n--- reopened notebook's output:\n{text}")
     assert "Error displaying widget" not in text and "model not found" not in text
     assert "train 1/2: 100%" in text and "train 2/2: 100%" in text
+    assert "bar class: NotebookBar" in text   # the bars ran as widgets in the browser

@@ -80,6 +80,8 @@ def test_blank_names_every_part_and_question_in_korean(validated):
     assert text.count("아직 답을 쓰지 않았습니다") == len(written)
     # the student's own line, never a helper's file or an absolute path
     assert "raise NotImplementedError()" in text
+    # a frame inside a list comprehension shows its own line (IPython shows the cell's first line)
+    assert "lrs = [warmup_cosine_lr(s, **kw) for s in range(60)]" in text
     assert "checks.py" not in text and "contextlib" not in text and str(ROOT) not in text
     assert not re.search(r"VALIDATION FAILED ON \d+ CELL", text) and "The following cell failed" not in text
 
@@ -101,3 +103,17 @@ def test_complete_notebook_passes_within_30_seconds(validated, rel):
     assert result["rc"] == 0 and result["text"].startswith("검증 통과"), result["text"][:3000] + result["err"][-2000:]
     # 30 s on a machine of its own; the CPU time is what the machine's load cannot inflate
     assert result["cpu"] <= 30, f"validate took {result['cpu']:.1f}s of CPU ({result['wall']:.1f}s wall)"
+
+
+def test_arrow_line_comes_from_the_cell_source():
+    """IPython's frame for a list comprehension points at the cell's first line; Validate shows
+    the right line when it knows the cell's source, and keeps IPython's line otherwise."""
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [nbformat.v4.new_output("error", ename="ZeroDivisionError", evalue="division by zero", traceback=[
+        "Cell In[7], line 4\n      1 # comment\n      2 with ctx:\n      3     kw = 1\n----> 4     v = [1/0 for s in r]",
+        "Cell In[7], line 4, in <listcomp>(.0)\n----> 4 # comment",
+        "ZeroDivisionError: division by zero"])]
+    source = "# comment\nwith ctx:\n    kw = 1\n    v = [1/0 for s in r]\n"
+    fixed = validation.explain_error(cell, {7: source})
+    assert fixed.count("---> 4 v = [1/0 for s in r]") == 2 and "---> 4 # comment" not in fixed
+    assert "----> 4 # comment" in validation.explain_error(cell)

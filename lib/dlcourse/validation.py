@@ -27,6 +27,7 @@ HEADING = re.compile(r"^#{2,4}\s+(.+?)\s*$", re.M)
 BOLD_LABEL = re.compile(r"^\*\*(.+?)\*\*", re.S)
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 ARROW = re.compile(r"^\s*-+>\s*\d+")
+CELL_LINE = re.compile(r"^(?:Cell In\[|Input In \[)(\d+)\], line (\d+)")
 WIDTH = 100
 
 FAILED_HEAD = ("검증 실패 (VALIDATION FAILED): 아직 끝나지 않았거나 공개 검사를 통과하지 못한 부분이 {num_failed}개 "
@@ -91,10 +92,12 @@ def _wrap(text: str, indent: str = "    ") -> str:
     return "\n".join(indent + line for line in out)
 
 
-def explain_error(cell) -> str:
+def explain_error(cell, sources: dict | None = None) -> str:
     """The failure of a graded cell as a student should read it: for a code cell the frames of
     the student's own cell (``Cell In[…]`` with its arrow line) and the exception with its notes;
-    for a written answer, that it is missing."""
+    for a written answer, that it is missing. ``sources`` maps execution counts to the cells'
+    source: a frame's arrow line is then taken from there (IPython shows the cell's first line
+    instead of the right one for frames inside a list comprehension)."""
     if cell.get("cell_type") != "code":
         return NO_ANSWER
     parts = []
@@ -106,6 +109,11 @@ def explain_error(cell) -> str:
                 if line.startswith(("Cell In[", "Input In [")):
                     current = [line]
                     frames.append(current)
+                    where = CELL_LINE.match(line)
+                    if where and int(where[1]) in (sources or {}):
+                        number, cell_lines = int(where[2]), sources[int(where[1])].splitlines()
+                        if 0 < number <= len(cell_lines):
+                            current.append(f"  ---> {number} {cell_lines[number - 1].strip()}")
                 elif line.startswith("File "):
                     current = None
                 elif current is not None and ARROW.match(line) and len(current) == 1:
@@ -170,8 +178,10 @@ def _validate(self, filename):
     if self.invert:
         return {"passed": [{"source": label(c)} for c in passed]} if passed else {}
     if failed:
-        return {"failed": [{"source": label(c), "error": ansi2html(explain_error(c)), "raw_error": explain_error(c)}
-                           for c in failed]}
+        sources = {c.get("execution_count"): c.source for c in nb.cells
+                   if c.get("cell_type") == "code" and c.get("execution_count")}
+        return {"failed": [{"source": label(c), "error": ansi2html(explain_error(c, sources)),
+                            "raw_error": explain_error(c, sources)} for c in failed]}
     return {}
 
 

@@ -139,8 +139,9 @@ jupyter lab
 
 노트북 위쪽 도구 모음의 **Validate** 버튼(또는 `nbgrader validate week05/resnet_implementation.ipynb`)은 노트북을
 처음부터 채점 때처럼 실행해 보고, 아직 끝나지 않았거나 공개 검사를 통과하지 못한 구현 부분과 아직 쓰지 않은 서술형 답을
-제목으로 알려 줍니다. 학습 실험 셀은 실행하지 않으므로 몇십 초면 끝납니다. 모두 통과하면
-"검증 통과"가 나옵니다. 점수는 제출 뒤 숨겨진 검사와 채점자가 정합니다.
+제목으로 알려 줍니다. 학습 실험 셀은 실행하지 않으므로 몇십 초면 끝납니다. JupyterLab의 결과 창은 틀이 영어입니다:
+"The following cell failed:" 아래에 부분 제목과 한국어 설명이 나오고, 모두 통과하면 "Success! Your notebook passes all
+the tests."가 나옵니다(명령줄에서는 "검증 통과"). 점수는 제출 뒤 숨겨진 검사와 채점자가 정합니다.
 
 ## 5. 제출 (hand in)
 
