@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import zipfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -462,10 +463,13 @@ def test_end_to_end_six_students_through_the_exchange(tmp_path, demo_notebooks, 
                      {k: v.format(line=line) + f" (최종 {slot})" for k, v in GOOD.items()})
             student_exchange("submit", config_dir, home, sid, "week05-review")
 
-    # a student of another course-mate's folder cannot fetch without their own hand-in secret
+    # a student without a hand-in of week05 (no secret) gets nothing, and nobody can list the round
     stranger = tmp_path / "home" / "stranger"
-    with pytest.raises(Exception):
+    from nbgrader.exchange import ExchangeError
+
+    with pytest.raises(ExchangeError, match="배정된 리뷰 노트북을 찾지 못했습니다"):
         student_exchange("fetch", config_dir, stranger, "stranger", "week05-review")
+    assert not (stranger / "week05-review").exists()
 
     # running open again reassigns nothing
     assert staff_main(["peer-review", "open", "week05", "--reviewers", "3", "--seed", "1",
@@ -502,3 +506,21 @@ def test_end_to_end_six_students_through_the_exchange(tmp_path, demo_notebooks, 
     assert page.count("<h3>리뷰어 ") == len(received)
     for term in all_identifiers():
         assert term.lower() not in page.lower(), term
+
+
+def test_reviewers_without_the_exchange_get_a_zip_to_hand_over(tmp_path, demo_notebooks, monkeypatch):
+    """Hand-ins placed in submitted/ (zip_collect) carry no exchange secret: their review
+    notebooks are packed for the instructor to hand over, and the exchange folder holds none."""
+    monkeypatch.delenv("DLCOURSE_EXCHANGE", raising=False)
+    root, db_url = small_class(tmp_path, demo_notebooks, people=PEOPLE[:3])
+    report = peer.open_round(root, "week05", reviewers=1, seed=2, db_url=db_url, notebooks_=["lstm_implementation"])
+    assert sorted(report.by_hand) == sorted(p[0] for p in PEOPLE[:3])
+    assert "peer/by-hand" in peer.format_open(report, root)
+    outbound = root / "exchange" / "phase2-dl" / "outbound" / "week05-review"
+    assert sorted(p.name for p in outbound.iterdir()) == ["dlcourse-peer-round.json"]
+    for sid in report.by_hand:
+        with zipfile.ZipFile(root / "peer" / "by-hand" / f"{sid}_week05-review.zip") as zf:
+            assert zf.namelist() == ["week05-review/review_1.ipynb"]
+            text = zf.read("week05-review/review_1.ipynb").decode("utf-8")
+        for term in all_identifiers(PEOPLE[:3]):
+            assert term.lower() not in text.lower()

@@ -531,6 +531,9 @@ def deliver(root: Path, assignment: str, round_row: dict, rows: list[dict], db_u
     c.nbgrader("release_assignment", review, "--force",
                f"--CourseDirectory.release_directory={staging.relative_to(root)}")
     outbound = exchange_root(c) / "phase2-dl" / "outbound" / review
+    if not outbound.is_dir():
+        raise PeerReviewError(f"릴리스한 리뷰 폴더를 교환 폴더에서 찾지 못했습니다: {outbound} "
+                              "(nbgrader_config.py의 Exchange.root와 DLCOURSE_EXCHANGE가 같은 곳을 가리키는지 확인하세요).")
     os.chmod(outbound, stat.S_IRWXU | stat.S_IXGRP | stat.S_IXOTH)  # 0711: reachable by token, not listable
     return by_hand
 
