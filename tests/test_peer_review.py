@@ -308,6 +308,8 @@ def test_quality_flags_two_sided():
     assert peer.quality_flags({}, {k: peer.PLACEHOLDER for k in full}, code, [])[:2] == ["empty", "no improvement"]
     pasted = {"improvement": "```python\n" + code + "```"}
     assert "copy" in peer.quality_flags({"readability": 4, "efficiency": 4, "reuse": 4}, pasted, code, [])
+    short = {"readability": "좋아요, 읽기 쉬워요", "improvement": "`gates.split(self.hidden_size, dim=1)` 굿"}
+    assert peer.quality_flags({"readability": 4, "efficiency": 4, "reuse": 4}, short, code, []) == ["short"]
     long_text = "게이트를 한 번의 행렬 곱으로 계산하는 점이 효율적입니다."
     assert "copy" in peer.quality_flags({"readability": 4, "efficiency": 4, "reuse": 4},
                                         {**full, "efficiency": long_text}, code, [long_text])

@@ -599,7 +599,14 @@ def grade_class(root: Path, assignment: str, *, workers: int = 2, students: list
                 out(f"피드백 {len(back)}명: {_fmt_time(time.perf_counter() - t0)} (feedback/<student>/{assignment}/)")
                 from . import peer  # the feedback pages were written again: peer reviews back in
 
-                peer.reattach_feedback(root, assignment, db_url)
+                try:
+                    pages = peer.reattach_feedback(root, assignment, db_url)
+                except Exception as err:  # noqa: BLE001 - grading stands; the reviews can be re-attached
+                    out(f"동료 리뷰를 피드백에 다시 붙이지 못했습니다 ({type(err).__name__}: {err}); "
+                        f"`python -m dlcourse_staff peer-review collect {assignment}`로 다시 붙이세요.")
+                else:
+                    if pages:
+                        out(f"동료 리뷰를 피드백 {len(pages)}쪽에 다시 붙였습니다.")
         results += fresh
     results.sort(key=lambda r: r.student)
     report = ClassReport(assignment, results, time.perf_counter() - start, workers)

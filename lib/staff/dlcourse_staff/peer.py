@@ -587,18 +587,25 @@ def _own_words(text: str) -> str:
 
 
 def quality_flags(scores: dict, comments: dict, reviewee_code: str, others: list[str]) -> list[str]:
-    """Why a review falls short: ``empty`` (no comment written), ``copy`` (a comment equal to the
-    rubric's placeholder-free text of another review, or only pasted code), ``no improvement``,
-    ``no code`` (the improvement quotes none of the reviewee's code), ``no scores``."""
+    """Why a review falls short: ``empty`` (no comment written), ``copy`` (a comment of at least
+    15 characters equal to one in ``others`` — another review's, or another field of this one —
+    or comments that are pasted code with hardly a word of one's own), ``short`` (fewer than 20
+    characters of one's own words in all), ``no improvement``, ``no code`` (the improvement quotes
+    none of the reviewee's code), ``no scores``. ``empty`` and ``copy`` cost the participation
+    points; the others are for the instructor's eye."""
     flags = []
     written = {k: v for k, v in comments.items() if _normal(v) and _normal(v) != _normal(PLACEHOLDER)}
+    own = sum(len(_normal(_own_words(v))) for v in written.values())
     if not written:
         flags.append("empty")
     else:
         other = {_normal(o) for o in others if len(_normal(o)) >= 15}
-        if any(_normal(v) in other for v in written.values() if len(_normal(v)) >= 15) or \
-                all(len(_normal(_own_words(v))) < 10 for v in written.values()):
+        duplicated = any(_normal(v) in other for v in written.values() if len(_normal(v)) >= 15)
+        pasted = own < 10 and any("`" in v for v in written.values())
+        if duplicated or pasted:
             flags.append("copy")
+        elif own < 20:
+            flags.append("short")
     improvement = written.get("improvement", "")
     if not improvement:
         flags.append("no improvement")
@@ -770,10 +777,15 @@ def attach_feedback(root: Path, assignment: str, round_row: dict, rows: list[dic
 
 def reattach_feedback(root: Path, assignment: str, db_url: str) -> list[Path]:
     """After ``grade`` wrote the feedback pages again: put the stored reviews back in."""
+    from sqlalchemy import inspect
+
+    engine = classgrade._engine(db_url)
     try:
-        round_row, rows = load_round(db_url, assignment)
-    except Exception:  # noqa: BLE001 - no round tables: nothing to attach
-        return []
+        if "dlcourse_peer_rounds" not in inspect(engine).get_table_names():
+            return []  # no round was ever opened in this gradebook
+    finally:
+        engine.dispose()
+    round_row, rows = load_round(db_url, assignment)
     if round_row is None or not round_row.get("collected_at"):
         return []
     return attach_feedback(Path(root), assignment, round_row, rows)
