@@ -340,12 +340,34 @@ def test_phase_adjustments_follow_the_round_weight(tmp_path, demo_notebooks):
         folder = review_files(root, rows, reviewer)
         nbformat.write(per[1], str(folder / "review_1.ipynb"))
         fill(folder / "review_1.ipynb", {"readability": 5, "efficiency": 4, "reuse": 3}, {"readability": "좋습니다"})
+    # a graded week05 in the gradebook: 30 of 40 points on the reviewed notebook for everyone
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url, "phase2-dl") as gb:
+        gb.add_assignment("week05")
+        gb.add_notebook("lstm_implementation", "week05")
+        gb.add_grade_cell("w05-lstm-all", "lstm_implementation", "week05", max_score=40, cell_type="code")
+        for sid, *_ in PEOPLE[:3]:
+            gb.add_submission("week05", sid)
+            grade = gb.find_grade("w05-lstm-all", "lstm_implementation", "week05", sid)
+            grade.auto_score = 30
+        gb.db.commit()
+
+    def phase_week05():
+        path = classgrade.export_phase(root, db_url, root / "autograded" / "phase_grades.csv")
+        return {r["student"]: (r["week05"], r["weekly"]) for r in csv.DictReader(open(path, encoding="utf-8"))}
+
+    before = phase_week05()
+    assert before == {sid: ("75.0", "75.0") for sid, *_ in PEOPLE[:3]}
     peer.collect_round(root, "week05", db_url=db_url, fetch=False)
     assert peer.phase_adjustments(db_url) == {}  # weight 0 (the default): the phase grade is untouched
+    assert phase_week05() == before
     peer.collect_round(root, "week05", db_url=db_url, fetch=False, weight=0.2)
     adj = peer.phase_adjustments(db_url)
     assert set(adj) == {("week05", p[0]) for p in PEOPLE[:3]}
     assert all(v == (0.2, pytest.approx(0.8), ["lstm_implementation"]) for v in adj.values())
+    # (1 - 0.2) · 30 + 0.2 · 40 · 0.8 = 30.4 of 40 points
+    assert phase_week05() == {sid: ("76.0", "76.0") for sid, *_ in PEOPLE[:3]}
     with pytest.raises(peer.PeerReviewError, match="0과 1 사이"):
         peer.collect_round(root, "week05", db_url=db_url, fetch=False, weight=1.5)
 
