@@ -23,6 +23,7 @@ import nbformat
 import pytest
 
 from conftest import ROOT, copy_course
+from test_class_grading_postgres import postgres  # noqa: F401 (fixture: a throw-away PostgreSQL server)
 from dlcourse_staff import classgrade, course, mutation, notebooks, peer
 
 WEEK05 = ["week05/resnet_implementation.ipynb", "week05/lstm_implementation.ipynb",
@@ -142,9 +143,9 @@ def demo_notebooks():
     return course.demo_submissions(ROOT, "week05", banks)
 
 
-def small_class(tmp_path: Path, demo_notebooks, people=PEOPLE, lstm_only=True):
+def small_class(tmp_path: Path, demo_notebooks, people=PEOPLE, lstm_only=True, db_url=None):
     root = copy_course(tmp_path / "course", WEEK05)
-    db_url = f"sqlite:///{root / 'gradebook.db'}"
+    db_url = db_url or f"sqlite:///{root / 'gradebook.db'}"
     add_students(db_url, people)
     kinds = ["demo-perfect", "demo-partial", "demo-blank"]
     for i, person in enumerate(people):
@@ -548,3 +549,28 @@ def test_reviewers_without_the_exchange_get_a_zip_to_hand_over(tmp_path, demo_no
             text = zf.read("week05-review/review_1.ipynb").decode("utf-8")
         for term in all_identifiers(PEOPLE[:3]):
             assert term.lower() not in text.lower()
+
+
+@pytest.mark.slow
+def test_round_in_a_postgres_gradebook(postgres, tmp_path, demo_notebooks):  # noqa: F811
+    """The same round tables in PostgreSQL: open, open again, collect, the phase adjustment."""
+    root, db_url = small_class(tmp_path, demo_notebooks, people=PEOPLE[:4], db_url=postgres)
+    first = peer.open_round(root, "week05", reviewers=2, seed=8, db_url=db_url, release=False,
+                            notebooks_=["lstm_implementation"], weight=0.5)
+    assert not first.started_before and not (root / "gradebook.db").exists()
+    again = peer.open_round(root, "week05", reviewers=1, seed=9, db_url=db_url, release=False)
+    assert again.started_before and again.reviewers == first.reviewers
+    _check_assignment([p[0] for p in PEOPLE[:4]], first.reviewers, 2)
+    round_row, rows = peer.load_round(db_url, "week05")
+    built = peer.build_review_notebooks(root, "week05", round_row, rows, db_url)
+    reviewer = sorted(built)[0]
+    folder = review_files(root, rows, reviewer)
+    for slot, nb in built[reviewer].items():
+        nbformat.write(nb, str(folder / f"review_{slot}.ipynb"))
+        fill(folder / f"review_{slot}.ipynb", {"readability": 5, "efficiency": 5, "reuse": 5},
+             {"readability": f"리뷰 {slot}: 이름이 역할을 잘 보여 줍니다."})
+    report = peer.collect_round(root, "week05", db_url=db_url, fetch=False)
+    assert len(report.missing) == 6 and sum(r["status"] == "handed in" for r in report.rows) == 2
+    adj = peer.phase_adjustments(db_url)
+    assert set(adj) == {("week05", r["reviewee"]) for r in rows if r["reviewer"] == reviewer}
+    assert all(v[:2] == (0.5, 1.0) for v in adj.values())
