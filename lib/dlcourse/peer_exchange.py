@@ -1,7 +1,7 @@
 """Peer review rounds in nbgrader's exchange, the student's side (fetch and submit).
 
-A review round (``python -m dlcourse_staff peer-review open week05``) is released as the
-assignment ``week05-review``. Its folder in the exchange holds one sub-folder per reviewer,
+A review round that the instructor opens for ``week05`` is released as the assignment
+``week05-review``. Its folder in the exchange holds one sub-folder per reviewer,
 named by a token that only the instructor and that reviewer can compute: nbgrader's own
 ``notebook_hash`` of the secret that nbgrader wrote with the reviewer's hand-in of ``week05``
 (``submission_secret.txt``, kept in the student's nbgrader cache and in the instructor's
