@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import zipfile
 from datetime import datetime, timedelta, timezone
@@ -437,6 +438,33 @@ def test_end_to_end_six_students_through_the_exchange(tmp_path, demo_notebooks, 
     for path in outbound.rglob("*"):
         for term in all_identifiers():
             assert term.lower() not in str(path.relative_to(exchange)).lower()
+    if os.geteuid() == 0 and Path("/usr/bin/python3").exists():
+        # another account (nobody) cannot list the round's folder but reaches a folder by its token
+        import pwd
+        import shutil
+        import subprocess
+        import tempfile
+
+        nobody = pwd.getpwnam("nobody")
+        public = Path(tempfile.mkdtemp(prefix="dlcourse-peer-"))
+        try:
+            public.chmod(0o755)
+            shutil.copytree(outbound, public / "round")  # modes kept (0711 on the round's folder)
+            script = ("import os, sys\nr = sys.argv[1]\n"
+                      "try:\n    os.listdir(r); print('listed')\nexcept PermissionError:\n    print('denied')\n"
+                      "print(open(os.path.join(r, 'dlcourse-peer-round.json')).read())\n"
+                      "print(sorted(os.listdir(os.path.join(r, sys.argv[2]))))\n")
+
+            def as_nobody():
+                os.setgid(nobody.pw_gid)
+                os.setuid(nobody.pw_uid)
+
+            proc = subprocess.run(["/usr/bin/python3", "-c", script, str(public / "round"), folders[0]],
+                                  preexec_fn=as_nobody, capture_output=True, text=True, timeout=60)
+            assert proc.stdout.splitlines() == ["denied", '{"reviews": "week05"}',
+                                                "['review_1.ipynb', 'review_2.ipynb']"], proc.stdout + proc.stderr
+        finally:
+            shutil.rmtree(public, ignore_errors=True)
     _, rows = peer.load_round(db_url, "week05")
     plan = {}
     for r in rows:
