@@ -291,7 +291,7 @@ def review_notebook(assignment: str, slot: int, sections: list[tuple[str, list[t
         "readability": f"### {CRITERIA[0][1]}: 점수의 이유 (코드를 인용해서)",
         "efficiency": f"### {CRITERIA[1][1]}: 점수의 이유 (코드를 인용해서)",
         "reuse": f"### {CRITERIA[2][1]}: 점수의 이유 (코드를 인용해서)",
-        "improvement": "### 개선 제안 (improvement): 고칠 코드를 ```python 블록으로 인용하고, 어떻게 바꿀지와 그 이유",
+        "improvement": "### 개선 제안 (improvement): 고칠 코드를 코드 블록으로 인용하고, 어떻게 바꿀지와 그 이유",
     }
     for name in COMMENT_FIELDS:
         cells.append(_md(prompts[name], "prompt"))
