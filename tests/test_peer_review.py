@@ -17,7 +17,6 @@ import json
 import os
 import re
 import zipfile
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import nbformat

@@ -383,6 +383,7 @@ def load_round(db_url: str, assignment: str) -> tuple[dict | None, list[dict]]:
 def _store_round(db_url: str, round_row: dict, review_rows: list[dict]) -> bool:
     """Insert a new round; False (and nothing written) when the assignment already has one."""
     from sqlalchemy import insert, select
+    from sqlalchemy.exc import IntegrityError
 
     _, rounds, reviews = _tables()
     engine = _engine(db_url)
@@ -393,6 +394,8 @@ def _store_round(db_url: str, round_row: dict, review_rows: list[dict]) -> bool:
             conn.execute(insert(rounds).values(**round_row))
             conn.execute(insert(reviews), review_rows)
         return True
+    except IntegrityError:  # another instructor's open stored the round first: theirs stands
+        return False
     finally:
         engine.dispose()
 
@@ -571,6 +574,8 @@ def read_review(path: Path) -> tuple[dict, dict]:
     clean = {}
     for key, _ in CRITERIA:
         value = scores.get(key)
+        if isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*", value):
+            value = float(value)  # "4" counts as 4
         if isinstance(value, (int, float)) and not isinstance(value, bool) and SCORE_RANGE[0] <= value <= SCORE_RANGE[1]:
             clean[key] = float(value)
     return clean, comments
