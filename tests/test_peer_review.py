@@ -331,6 +331,7 @@ def test_phase_grade_with_and_without_peer_weight():
     assert scores[("week05", "a")]["lstm_implementation"]["score"] == 30.0   # the input is left alone
 
 
+@pytest.mark.filterwarnings("ignore:Object of type:sqlalchemy.exc.SAWarning")  # nbgrader's add_submission
 def test_phase_adjustments_follow_the_round_weight(tmp_path, demo_notebooks):
     root, db_url = small_class(tmp_path, demo_notebooks, people=PEOPLE[:3])
     peer.open_round(root, "week05", reviewers=1, seed=1, db_url=db_url, release=False,
