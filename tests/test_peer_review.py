@@ -295,8 +295,20 @@ def test_robustness_missing_reviewer_rerun_open_late_and_quality(tmp_path, demo_
             assert term.lower() not in page.lower(), (author, term)
     # collect again: the section is replaced, not doubled
     peer.collect_round(root, "week05", db_url=db_url, fetch=False)
-    page = (root / "feedback" / reviewers[1] / "week05" / "lstm_implementation.html").read_text(encoding="utf-8")
-    assert page.count(peer.BEGIN) == 1
+    path = root / "feedback" / reviewers[1] / "week05" / "lstm_implementation.html"
+    assert path.read_text(encoding="utf-8").count(peer.BEGIN) == 1
+    # grading writes the feedback page anew; the stored reviews go back in, before </body>
+    path.write_text("<html><body><h1>GRADED-PAGE</h1></body></html>", encoding="utf-8")
+    assert path in peer.reattach_feedback(root, "week05", db_url)
+    page = path.read_text(encoding="utf-8")
+    assert page.index("GRADED-PAGE") < page.index(peer.BEGIN) < page.index("</body>") and page.count(peer.BEGIN) == 1
+    # a gradebook without any round: nothing attached, no table created
+    from sqlalchemy import create_engine, inspect
+
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    add_students(other, PEOPLE[:1])
+    assert peer.reattach_feedback(root, "week05", other) == []
+    assert not any(t.startswith("dlcourse_peer") for t in inspect(create_engine(other)).get_table_names())
 
 
 def test_quality_flags_two_sided():
