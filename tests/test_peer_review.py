@@ -72,6 +72,23 @@ def test_assignment_is_deterministic_by_seed_and_order_free():
     assert len({json.dumps(peer.assign(students, 3, seed=s), sort_keys=True) for s in range(10)}) == 10
 
 
+def test_open_without_hand_ins_says_to_collect_first_and_the_command_refuses_k_too_large(tmp_path, capsys):
+    from dlcourse_staff.__main__ import main as staff_main
+
+    root = copy_course(tmp_path / "course", WEEK05[1:2])
+    db_url = f"sqlite:///{tmp_path / 'g.db'}"
+    with pytest.raises(peer.PeerReviewError, match="nbgrader collect week05"):
+        peer.open_round(root, "week05", db_url=db_url, release=False)
+    release = notebooks.read(root / "release" / "week05" / "lstm_implementation.ipynb")
+    for sid in ("a_student", "b_student", "c_student"):
+        course.Course(root).submit(sid, "week05", {"lstm_implementation": release})
+    assert staff_main(["peer-review", "open", "week05", "--reviewers", "3", "--root", str(root),
+                       "--db-url", db_url]) == 2
+    err = capsys.readouterr().err
+    assert "k=3" in err and "n=3" in err and "k ≤ 2" in err
+    assert peer.load_round(db_url, "week05") == (None, [])  # nothing stored
+
+
 @pytest.mark.parametrize("n,k", [(2, 2), (3, 3), (5, 7), (1, 1), (4, 0)])
 def test_assignment_refuses_clearly(n, k):
     with pytest.raises(peer.PeerReviewError) as err:
@@ -236,7 +253,7 @@ def test_robustness_missing_reviewer_rerun_open_late_and_quality(tmp_path, demo_
         demo_notebooks["demo-perfect"]["lstm_implementation"], extra)})
     again = peer.open_round(root, "week05", reviewers=3, seed=99, db_url=db_url, release=False)
     assert again.started_before and again.reviewers == first.reviewers and again.newcomers == ["yoon_seojun"]
-    assert "이미 시작된 라운드" in peer.format_open(again, root)
+    assert "이미 시작된 라운드" in peer.format_open(again, root) and "k=2, seed=5" in peer.format_open(again, root)
 
     round_row, rows = peer.load_round(db_url, "week05")
     built = peer.build_review_notebooks(root, "week05", round_row, rows, db_url)

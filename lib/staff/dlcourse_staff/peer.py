@@ -440,6 +440,8 @@ class OpenReport:
     by_hand: list = field(default_factory=list)   # reviewers without an exchange token
     newcomers: list = field(default_factory=list)  # handed in after the round was opened
     due: str = ""
+    seed: int = 0
+    k: int = 0
 
 
 def open_round(root: Path, assignment: str, *, reviewers: int = 2, seed: int = 0, db_url: str | None = None,
@@ -460,6 +462,10 @@ def open_round(root: Path, assignment: str, *, reviewers: int = 2, seed: int = 0
         unknown = sorted(set(chosen) - set(available))
         if unknown:
             raise PeerReviewError(f"{assignment}에 없는 노트북: {', '.join(unknown)} (있는 것: {', '.join(available)})")
+        if len(students) < 2:
+            raise PeerReviewError(
+                f"submitted/에 {assignment}를 제출한 학생이 {len(students)}명입니다; 동료 리뷰에는 2명 이상이 필요합니다. "
+                f"교환 폴더로 받았다면 먼저 `nbgrader collect {assignment} --update`를 실행하세요.")
         plan = assign(students, reviewers, seed)
         opened = _now()
         due_text = due or (opened + timedelta(days=7)).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -486,7 +492,8 @@ def open_round(root: Path, assignment: str, *, reviewers: int = 2, seed: int = 0
     for row in rows:
         plan.setdefault(row["reviewer"], []).append(row["reviewee"])
     report = OpenReport(assignment, plan, started_before, due=existing["due"],
-                        newcomers=sorted(set(students) - set(plan)))
+                        newcomers=sorted(set(students) - set(plan)), seed=existing["seed"],
+                        k=existing["reviewers"])
     if release:
         report.by_hand = deliver(root, assignment, existing, rows, db_url)
     return report
@@ -904,7 +911,9 @@ def apply_adjustments(scores: dict, notebooks_max: dict, adjustments: dict) -> d
 def format_open(report: OpenReport, root: Path) -> str:
     lines = []
     if report.started_before:
-        lines.append(f"{report.assignment}: 이미 시작된 라운드입니다 — 배정을 바꾸지 않고 같은 리뷰 노트북을 다시 보냈습니다.")
+        lines.append(f"{report.assignment}: 이미 시작된 라운드입니다 — 배정을 바꾸지 않고 같은 리뷰 노트북을 다시 보냈습니다 "
+                     f"(저장된 라운드: k={report.k}, seed={report.seed}, 마감 {report.due}; 이번에 준 --reviewers, "
+                     "--seed, --notebook, --due는 쓰지 않았습니다).")
     else:
         lines.append(f"{report.assignment}: 동료 리뷰 라운드를 열었습니다 — {len(report.reviewers)}명, "
                      f"한 사람당 리뷰 {len(next(iter(report.reviewers.values())))}개, 마감 {report.due}.")
