@@ -87,6 +87,9 @@ def test_open_without_hand_ins_says_to_collect_first_and_the_command_refuses_k_t
     err = capsys.readouterr().err
     assert "k=3" in err and "n=3" in err and "k ≤ 2" in err
     assert peer.load_round(db_url, "week05") == (None, [])  # nothing stored
+    with pytest.raises(peer.PeerReviewError, match="마감"):
+        peer.open_round(root, "week05", reviewers=1, db_url=db_url, release=False, due="next friday-ish")
+    assert peer.load_round(db_url, "week05") == (None, [])
 
 
 @pytest.mark.parametrize("n,k", [(2, 2), (3, 3), (5, 7), (1, 1), (4, 0)])

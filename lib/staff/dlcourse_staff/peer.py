@@ -469,7 +469,11 @@ def open_round(root: Path, assignment: str, *, reviewers: int = 2, seed: int = 0
         plan = assign(students, reviewers, seed)
         opened = _now()
         due_text = due or (opened + timedelta(days=7)).strftime("%Y-%m-%d %H:%M:%S UTC")
-        _parse_time(due_text)  # a readable deadline or an error now
+        try:
+            _parse_time(due_text)  # a readable deadline or an error now
+        except (ValueError, OverflowError) as err:
+            raise PeerReviewError(f"마감(--due)을 읽지 못했습니다 (받은 값: {due_text!r}); "
+                                  "예: '2026-12-16 23:59:00 UTC'.") from err
         rows = []
         for reviewer in sorted(plan):
             token = ""
