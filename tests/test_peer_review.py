@@ -566,7 +566,9 @@ def test_end_to_end_six_students_through_the_exchange(tmp_path, demo_notebooks, 
     assert staff_main(["peer-review", "collect", "week05", "--root", str(root), "--db-url", db_url]) == 0
     out = capsys.readouterr().out
     assert "제출하지 않은 리뷰" in out and never in out and "김민수" in out
-    assert "리뷰 10/12개 도착" in out
+    assert "리뷰 10/12개 도착 (늦음 0, 없음 2)" in out
+    assert f"품질 표시(quality): {copier} 리뷰 1: copy, no code; {copier} 리뷰 2: copy, no code\n" in out, out
+    assert "→ autograded/phase_grades.csv" in out
     table = list(csv.DictReader(open(root / "autograded" / "week05_peer_reviews.csv", encoding="utf-8")))
     assert len(table) == 12
     mine = [r for r in table if r["reviewer"] == twice]

@@ -978,7 +978,8 @@ def main(argv, root: Path) -> int:
                                    participation=args.participation)
             print(format_collect(report, root))
             db_url = args.db_url or course_mod.db_url(root)
-            print(f"→ {classgrade.export_phase(root, db_url, root / 'autograded' / 'phase_grades.csv')}")
+            phase = classgrade.export_phase(root, db_url, root / "autograded" / "phase_grades.csv")
+            print(f"→ {phase.relative_to(root)}")
     except PeerReviewError as err:
         print(f"peer-review: {err}", file=sys.stderr)
         return 2
