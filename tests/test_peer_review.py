@@ -425,7 +425,8 @@ def student_exchange(action: str, config_dir: Path, home: Path, student: str, as
     cfg.Exchange.assignment_dir = str(home)
     cfg.Exchange.cache = str(home / ".nbgrader_cache")
     factory = ExchangeFactory(config=cfg)
-    cls = {"fetch": factory.FetchAssignment, "submit": factory.Submit, "feedback": factory.FetchFeedback}[action]
+    cls = {"fetch": factory.FetchAssignment, "submit": factory.Submit, "feedback": factory.FetchFeedback,
+           "list": factory.List}[action]
     return cls(coursedir=CourseDirectory(config=cfg), authenticator=Authenticator(config=cfg), config=cfg).start()
 
 
@@ -510,6 +511,9 @@ def test_end_to_end_six_students_through_the_exchange(tmp_path, demo_notebooks, 
     for person in PEOPLE:
         sid = person[0]
         home = homes[sid]
+        listed = {a["assignment_id"]: a for a in student_exchange("list", config_dir, home, sid, "")}
+        assert [n["notebook_id"] for n in listed["week05-review"]["notebooks"]] == ["review_1", "review_2"]
+        assert listed["week05-review"]["status"] == "released" and listed["week05"]["status"] == "fetched"
         student_exchange("fetch", config_dir, home, sid, "week05-review")
         got = sorted(p.name for p in (home / "week05-review").iterdir())
         assert got == ["review_1.ipynb", "review_2.ipynb"], got

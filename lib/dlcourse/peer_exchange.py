@@ -9,10 +9,11 @@ named by a token that only the instructor and that reviewer can compute: nbgrade
 sub-folder of their own token. The marker file :data:`MARKER` says which assignment the round
 reviews.
 
-:class:`FetchAssignment` and :class:`Submit` are nbgrader's exchange classes that, for a review
-round, fetch and submit against the reviewer's own sub-folder; every other assignment goes
-through nbgrader's code unchanged. ``python -m dlcourse.student setup`` configures them
-(``c.ExchangeFactory.fetch_assignment`` / ``submit``), and JupyterLab's Assignment List uses them.
+:class:`FetchAssignment`, :class:`Submit` and :class:`List` are nbgrader's exchange classes that,
+for a review round, fetch, submit and list against the reviewer's own sub-folder; every other
+assignment goes through nbgrader's code unchanged. ``python -m dlcourse.student setup`` configures
+them (``c.ExchangeFactory.fetch_assignment`` / ``submit`` / ``list``), and JupyterLab's Assignment
+List uses them.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import json
 import os
 
 from nbgrader.exchange.default.fetch_assignment import ExchangeFetchAssignment
+from nbgrader.exchange.default.list import ExchangeList
 from nbgrader.exchange.default.submit import ExchangeSubmit
 from nbgrader.utils import notebook_hash
 
@@ -42,10 +44,12 @@ def round_info(outbound_assignment: str) -> dict | None:
         return json.load(fh)
 
 
-def own_folder(exchange, outbound_assignment: str, info: dict) -> str | None:
+def own_folder(exchange, outbound_assignment: str, info: dict, course_id: str | None = None) -> str | None:
     """The reviewer's sub-folder: tried with the secret of every cached hand-in of the reviewed
     assignment, newest first (the instructor collects the newest)."""
-    cache_path = os.path.join(exchange.cache, exchange.coursedir.course_id)
+    course_id = course_id or exchange.coursedir.course_id
+    review = os.path.basename(os.path.normpath(outbound_assignment))
+    cache_path = os.path.join(exchange.cache, course_id)
     entries = glob.glob(os.path.join(cache_path, "*+{}+*".format(info["reviews"])))
     entries.sort(key=lambda p: os.path.basename(p).split("+")[2], reverse=True)
     for entry in entries:
@@ -53,7 +57,7 @@ def own_folder(exchange, outbound_assignment: str, info: dict) -> str | None:
         if not os.path.isfile(secret_file):
             continue
         with open(secret_file, encoding="utf-8") as fh:
-            folder = os.path.join(outbound_assignment, review_token(fh.read(), exchange.coursedir.assignment_id))
+            folder = os.path.join(outbound_assignment, review_token(fh.read(), review))
         if os.path.isdir(folder):
             return folder
     return None
@@ -95,3 +99,24 @@ class Submit(ExchangeSubmit):
         self.release_path = own_folder(self, path, info)
         if self.release_path is None:
             _not_assigned(self, info)
+
+
+class List(ExchangeList):
+    """nbgrader's list; a review round that is released but not fetched yet lists the reviewer's
+    own notebooks (the round's folder itself cannot be listed)."""
+
+    def parse_assignments(self):
+        assignments = super().parse_assignments()
+        if self.inbound or self.cached:
+            return assignments
+        for info in assignments:
+            if info.get("status") != "released":
+                continue
+            round_ = round_info(info["path"])
+            if round_ is None:
+                continue
+            folder = own_folder(self, info["path"], round_, course_id=info["course_id"])
+            info["notebooks"] = [] if folder is None else [
+                {"notebook_id": os.path.splitext(name)[0], "path": os.path.abspath(os.path.join(folder, name))}
+                for name in sorted(os.listdir(folder)) if name.endswith(".ipynb")]
+        return assignments

@@ -42,6 +42,7 @@ c.Execute.timeout = 60
 # (dlcourse.peer_exchange); every other assignment goes through nbgrader's exchange unchanged.
 c.ExchangeFactory.fetch_assignment = "dlcourse.peer_exchange.FetchAssignment"
 c.ExchangeFactory.submit = "dlcourse.peer_exchange.Submit"
+c.ExchangeFactory.list = "dlcourse.peer_exchange.List"
 
 # Validate: the course's checks named by part, in Korean (dlcourse.validation). The package is
 # registered without importing torch: the Validate button stays quick.
