@@ -38,6 +38,11 @@ c = get_config()  # noqa: F821 (provided by nbgrader)
 c.CourseDirectory.course_id = {course_id!r}
 c.Exchange.root = {exchange!r}          # where the instructor releases and you submit (Assignment List)
 c.Execute.timeout = 60
+# Peer review rounds (e.g. week05-review): fetch and submit only your own review notebooks
+# (dlcourse.peer_exchange); every other assignment goes through nbgrader's exchange unchanged.
+c.ExchangeFactory.fetch_assignment = "dlcourse.peer_exchange.FetchAssignment"
+c.ExchangeFactory.submit = "dlcourse.peer_exchange.Submit"
+c.ExchangeFactory.list = "dlcourse.peer_exchange.List"
 
 # Validate: the course's checks named by part, in Korean (dlcourse.validation). The package is
 # registered without importing torch: the Validate button stays quick.

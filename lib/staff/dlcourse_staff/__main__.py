@@ -16,6 +16,8 @@ grade A        autograde every submission of assignment A on --workers long-live
                autograded/A_scores.csv and autograded/phase_grades.csv; exits 1 if a grading failed,
                2 if this machine has no sandbox and --unsandboxed was not given
 grades         write the exports again from the gradebook (no grading)
+peer-review    open|collect A: anonymous peer code review round of assignment A through the
+               exchange (--reviewers K --seed S; see dlcourse_staff.peer)
 """
 from __future__ import annotations
 
@@ -186,7 +188,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dlcourse_staff", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["release", "demo", "report", "student-wheel", "student-bundle", "grade",
-                                            "grades", "formgrader"])
+                                            "grades", "formgrader", "peer-review"])
     parser.add_argument("target", nargs="?", default=None, help="grade/grades: the assignment (e.g. week05)")
     grading = parser.add_argument_group("grade")
     grading.add_argument("--workers", type=int, default=2, help="submissions graded at once (default 2)")
@@ -210,6 +212,17 @@ def main(argv=None) -> int:
     parser.add_argument("--port", type=int, default=None, help="formgrader: server port")
     parser.add_argument("--exchange", default=None, help="student-bundle: the exchange folder students use "
                         "(default: /srv/nbgrader/exchange)")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "peer-review":  # its own options: python -m dlcourse_staff peer-review -h
+        from . import peer
+
+        rest = argv[1:]
+        root = None
+        if "--root" in rest:
+            i = rest.index("--root")
+            root = Path(rest[i + 1])
+            rest = rest[:i] + rest[i + 2:]
+        return peer.main(rest, (root or course.repo_root()).resolve())
     args = parser.parse_args(argv)
     root = (args.root or course.repo_root()).resolve()
     if args.command == "release":

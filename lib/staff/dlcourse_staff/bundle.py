@@ -155,6 +155,13 @@ the tests."가 나옵니다(명령줄에서는 "검증 통과"). 점수는 제�
 
 채점 결과(피드백 HTML)는 Assignment List의 **Fetch Feedback**으로 받거나 강사가 따로 보내 줍니다.
 
+**동료 코드 리뷰 (peer code review)**: 강사가 리뷰 라운드를 열면 Assignment List에 `week05-review` 같은 과제가
+나타납니다. **Fetch**하면 여러분에게 배정된 리뷰 노트북(`review_1.ipynb`, …)만 받습니다. 각 노트북에는 같은 반
+학생 한 명의 구현 셀이 이름 없이 들어 있습니다. 가독성·효율성·재사용성에 1–5점을 주고, 이유와 **고칠 코드를 인용한
+개선 제안**을 하나 이상 쓴 뒤 **Submit** 하세요 (다시 내면 마지막 것이 남습니다). 여러분이 받은 리뷰는 작성자를
+밝히지 않고 피드백 페이지 아래에 붙어 옵니다. zip으로 제출한 수업이면 리뷰 노트북을 강사에게 받고,
+`python -m dlcourse.student zip week05-review --student <학번>`으로 냅니다.
+
 ## 6. 노트북별 예상 실행 시간 (full 모드, 처음부터 끝까지)
 
 CPU 값은 이 과정의 2코어 기계에서 잰 값(`benchmarks/results/cpu/`)이 있으면 그 값이고, 없으면 추정입니다.

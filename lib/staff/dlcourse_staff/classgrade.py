@@ -611,6 +611,16 @@ def grade_class(root: Path, assignment: str, *, workers: int = 2, students: list
                                             for s in back], workers=workers, env=env, settings=limits.settings(),
                          workdir=workdir, timeout_of=lambda job: 300, on_done=fed)
                 out(f"피드백 {len(back)}명: {_fmt_time(time.perf_counter() - t0)} (feedback/<student>/{assignment}/)")
+                from . import peer  # the feedback pages were written again: peer reviews back in
+
+                try:
+                    pages = peer.reattach_feedback(root, assignment, db_url)
+                except Exception as err:  # noqa: BLE001 - grading stands; the reviews can be re-attached
+                    out(f"동료 리뷰를 피드백에 다시 붙이지 못했습니다 ({type(err).__name__}: {err}); "
+                        f"`python -m dlcourse_staff peer-review collect {assignment}`로 다시 붙이세요.")
+                else:
+                    if pages:
+                        out(f"동료 리뷰를 피드백 {len(pages)}쪽에 다시 붙였습니다.")
         results += fresh
     results.sort(key=lambda r: r.student)
     report = ClassReport(assignment, results, time.perf_counter() - start, workers)
@@ -773,7 +783,11 @@ def phase_grades(notebooks: dict, students: set, scores: dict, statuses: dict) -
 
 
 def export_phase(root: Path, db_url: str, path: Path) -> Path:
+    from . import peer
+
     notebooks, students, scores = _all_scores(db_url)
+    # peer review rounds with a weight above 0 blend the peer score into the reviewed notebooks
+    scores = peer.apply_adjustments(scores, notebooks, peer.phase_adjustments(db_url))
     statuses = load_statuses(db_url)
     rows = phase_grades(notebooks, students, scores, statuses)
     cols = ["student", *sorted({a for (a, _) in PHASE_NOTEBOOKS}), "weekly", "midterm", "phase", "provisional", "notes"]
