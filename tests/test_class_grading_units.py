@@ -61,6 +61,32 @@ def test_phase_grade_is_blank_while_a_grading_failed_and_provisional_while_manua
     assert "수동 채점 대기 15점" in rows["cy"]["notes"]
 
 
+def _graded_notebook(cells, max_score=25.0):
+    """A stand-in for nbgrader's SubmittedNotebook: ``cells`` are (cell_type, score, max, extra credit);
+    like nbgrader, a grade's score and the notebook's score include the extra credit."""
+    grades = [types.SimpleNamespace(cell_type=kind, score=score + (extra or 0.0), max_score=top, extra_credit=extra,
+                                    needs_manual_grade=False) for kind, score, top, extra in cells]
+    return types.SimpleNamespace(grades=grades, score=sum(g.score for g in grades), max_score=max_score)
+
+
+def test_bonus_is_capped_at_five_points_per_notebook_in_every_export():
+    from dlcourse_staff import course
+    # B1 and B2 each earned 4 points of extra credit on two answer cells: one cap of +5, not +8
+    nb = _graded_notebook([("code", 10, 10, 0.0), ("markdown", 10, 15, 4.0), ("markdown", 0, 0, 4.0)])
+    p = course.notebook_points(nb)
+    assert p["bonus"] == 5.0 and p["score"] == 25.0 and p["auto"] == 10.0
+    small = course.notebook_points(_graded_notebook([("code", 8, 10, 0.0), ("markdown", 7, 15, 2.5)]))
+    assert small["bonus"] == 2.5 and small["score"] == 17.5            # under the cap: kept as given
+    none = course.notebook_points(_graded_notebook([("code", 8, 10, None), ("markdown", 7, 15, None)]))
+    assert none["bonus"] == 0.0 and none["score"] == 15.0
+    # the phase grade sees the capped score: (25 + 25) / 50 for two notebooks, not (28 + 25) / 50
+    scores = {("week05", "ana"): {"resnet_implementation": p, "lstm_implementation": _score(25)}}
+    assert _phase(NB, scores)["ana"]["week05"] == "100.0"
+    capped_twice = {("week05", "ana"): {"resnet_implementation": p, "lstm_implementation": course.notebook_points(
+        _graded_notebook([("code", 10, 10, 0.0), ("markdown", 15, 15, 9.0)]))}}
+    assert _phase(NB, capped_twice)["ana"]["week05"] == "110.0"       # +5 on each notebook, each capped
+
+
 def test_a_grading_stands_only_if_it_finished_and_nothing_changed():
     row = {"status": "graded", "checksum": "abc"}
     assert classgrade.settled(row, "abc", True)

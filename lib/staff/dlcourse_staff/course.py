@@ -157,15 +157,23 @@ class Course:
         return rows
 
 
+# Seed 001: "추가 도전 과제 (최대 5점 가산점)" — one cap per assignment notebook, however many bonus
+# items (B1, B2, B3) or cells a grader gave extra credit on.
+BONUS_CAP = 5.0
+
+
 def notebook_points(nb) -> dict:
     """Points of one graded notebook (an nbgrader ``SubmittedNotebook``), the one definition the
-    demo table and the class exports share: ``score``/``max`` (everything graded so far),
-    ``auto``/``auto_max`` (autograded test cells), ``manual_pending`` (points of written answers
-    and tasks that a grader has not scored yet; an answer left blank is scored 0 by nbgrader
-    itself and is not pending)."""
+    demo table and the class exports share: ``score``/``max`` (everything graded so far, with the
+    extra credit of the bonus challenges capped at :data:`BONUS_CAP` for the whole notebook),
+    ``bonus`` (that capped extra credit), ``auto``/``auto_max`` (autograded test cells),
+    ``manual_pending`` (points of written answers and tasks that a grader has not scored yet; an
+    answer left blank is scored 0 by nbgrader itself and is not pending)."""
     auto = [g for g in nb.grades if g.cell_type == "code"]
-    return {"score": float(nb.score), "max": float(nb.max_score),
-            "auto": sum(float(g.score) for g in auto), "auto_max": sum(float(g.max_score) for g in auto),
+    extra = sum(float(g.extra_credit or 0.0) for g in nb.grades)  # nbgrader adds it into nb.score
+    bonus = min(max(extra, 0.0), BONUS_CAP)
+    return {"score": float(nb.score) - extra + bonus, "max": float(nb.max_score), "bonus": bonus,
+            "auto": sum(float(g.score) - float(g.extra_credit or 0.0) for g in auto), "auto_max": sum(float(g.max_score) for g in auto),
             "manual_pending": sum(float(g.max_score) for g in nb.grades if g.needs_manual_grade)}
 
 

@@ -15,11 +15,13 @@ NOTEBOOK = "week05/resnet_implementation.ipynb"
 class BasicBlock(nn.Module):
     """Basic residual block: two 3×3 convolutions and a shortcut, ``relu(F(x) + shortcut(x))``.
 
-    Attributes (names are fixed: the grader copies weights by name):
-        conv1: Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False); bn1: BatchNorm2d(planes)
-        conv2: Conv2d(planes, planes, 3, stride=1, padding=1, bias=False); bn2: BatchNorm2d(planes)
-        shortcut: nn.Identity() if stride == 1 and in_planes == planes * expansion, else the projection
-            Sequential(Conv2d(in_planes, planes * expansion, 1, stride=stride, bias=False), BatchNorm2d(planes * expansion))
+    F(x) = bn2(conv2(relu(bn1(conv1(x))))). Contract (the checks verify shapes and parameter counts):
+        conv1, conv2: 3×3 convolutions without bias that keep H×W, except that conv1 carries ``stride``;
+            conv1 maps in_planes → planes, conv2 planes → planes. bn1, bn2: batch normalisation.
+        shortcut: nn.Identity() when the shape is unchanged (stride 1 and in_planes == planes * expansion),
+            otherwise a projection: an nn.Sequential of a strided 1×1 convolution without bias and a
+            batch normalisation.
+    The attribute names are fixed: the grader copies weights by name.
 
     Inputs:  x (B, in_planes, H, W)
     Returns: (B, planes, ceil(H / stride), ceil(W / stride))
@@ -49,13 +51,12 @@ class BasicBlock(nn.Module):
 class Bottleneck(nn.Module):
     """Bottleneck residual block: 1×1 (reduce) → 3×3 → 1×1 (expand ×4), plus a shortcut.
 
-    Attributes (names are fixed):
-        conv1: Conv2d(in_planes, planes, 1, bias=False); bn1: BatchNorm2d(planes)
-        conv2: Conv2d(planes, planes, 3, stride=stride, padding=1, bias=False); bn2: BatchNorm2d(planes)
-        conv3: Conv2d(planes, planes * expansion, 1, bias=False); bn3: BatchNorm2d(planes * expansion)
-        shortcut: nn.Identity() if stride == 1 and in_planes == planes * expansion, else the projection
-            Sequential(Conv2d(in_planes, planes * expansion, 1, stride=stride, bias=False), BatchNorm2d(planes * expansion))
-    The stride sits on the 3×3 convolution (as in torchvision's ResNet).
+    Contract (the checks verify shapes and parameter counts):
+        conv1 (1×1, in_planes → planes), conv2 (3×3, planes → planes, keeps H×W except for ``stride``),
+        conv3 (1×1, planes → planes * expansion), all without bias, each followed by its batch
+        normalisation bn1, bn2, bn3; ReLU after bn1 and bn2, and after the addition.
+        shortcut: the same rule as BasicBlock's, with output width planes * expansion.
+    The stride sits on the 3×3 convolution (as in torchvision's ResNet). The attribute names are fixed.
 
     Inputs:  x (B, in_planes, H, W)
     Returns: (B, planes * 4, ceil(H / stride), ceil(W / stride))
@@ -93,10 +94,11 @@ class ResNet(nn.Module):
         block: BasicBlock or Bottleneck (the class); num_blocks: blocks per stage, e.g. [2, 2, 2, 2];
         widths: ``planes`` of each stage, e.g. (64, 128, 256, 512); num_classes: output classes.
     Attributes (names are fixed):
-        stem: Sequential(Conv2d(3, widths[0], 3, padding=1, bias=False), BatchNorm2d(widths[0]), ReLU())
+        stem: an nn.Sequential of a 3×3 convolution without bias (3 → widths[0], keeps H×W), a batch
+            normalisation and a ReLU.
         stages: ModuleList of Sequential stages; stage i has num_blocks[i] blocks of width widths[i];
             its first block has stride 1 for i == 0 and 2 otherwise, all others stride 1.
-        pool: AdaptiveAvgPool2d(1); fc: Linear(widths[-1] * block.expansion, num_classes)
+        pool: global average pooling to 1×1; fc: the linear head, widths[-1] * block.expansion → num_classes.
     Methods:
         features(x): (B, 3, H, W) → (B, widths[-1] * expansion, h, w), the last stage's output.
         forward(x):  (B, 3, H, W) → logits (B, num_classes).
