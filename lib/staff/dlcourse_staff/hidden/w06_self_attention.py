@@ -93,8 +93,18 @@ def _softmax_case(fn, scores, mask, *, atol=1e-6, rtol=1e-5):
     assert_shape(got, tuple(want.shape), "softmax 출력")
     assert_true(got.dtype == scores.dtype, f"출력 dtype은 입력과 같은 {scores.dtype}여야 합니다 (받은 dtype: {got.dtype}).")
     _finite(got, "softmax 출력")
-    assert_close(got.float(), want.float(), atol=atol, rtol=rtol, name="softmax 출력")
+    wide = torch.float64 if scores.dtype == torch.float64 else torch.float32
+    assert_close(got.to(wide), want.to(wide), atol=atol, rtol=rtol, name="softmax 출력")
     return got
+
+
+def _ulp_error(got, scores, mantissa_bits, smallest):
+    """Largest error of ``got`` against the float64 softmax of the same (rounded) scores, in units
+    of the last place (2^-mantissa_bits relative): computing in float32 and rounding once gives <= 0.5."""
+    exact = torch.softmax(scores.double(), dim=-1)
+    normal = exact >= smallest                      # subnormal weights have a coarser grid
+    rel = (got.double() - exact).abs() / exact
+    return float(rel[normal].max()) * 2 ** mantissa_bits
 
 
 def _stable_softmax(k, fn) -> None:
@@ -144,6 +154,17 @@ def _stable_softmax(k, fn) -> None:
         keep = torch.ones(5, 6, dtype=torch.bool)
         keep[0] = False
         _compare_grads(k, fn, ref.stable_masked_softmax, [s], ["scores"], seed=612, atol=1e-9, args=(keep,))
+    with case("float64 입력: float64의 정밀도로 계산 (float32로 내려 계산하면 안 됩니다)"):
+        s = _randn(3, 5, 40, seed=614, scale=30.0, dtype=torch.float64)
+        keep = torch.rand(5, 40, generator=generator(615)) < 0.8
+        keep[:, 0] = True
+        _softmax_case(fn, s, keep, atol=1e-13, rtol=1e-12)
+    with case("bfloat16, 키 2048개: float32로 계산하고 마지막에 한 번만 반올림 (오차 ≤ 1 ulp)"):
+        s = _randn(4, 8, 2048, seed=616, scale=3.0, dtype=torch.bfloat16)
+        got = _softmax_case(fn, s, None, atol=1e-2, rtol=1e-1)
+        ulps = _ulp_error(got, s, 7, 2.0 ** -126)
+        assert_true(ulps <= 1.0, f"bf16 가중치의 상대 오차가 {ulps:.1f} ulp입니다 (float32로 계산하고 한 번만 반올림하면 0.5 ulp 이하). "
+                                 "exp와 합, 나눗셈을 float32로 올려 계산하세요.")
     for dtype, atol in ((torch.float16, 2e-3), (torch.bfloat16, 1.5e-2)):
         with case(f"{dtype} 입력 (반정밀도, half precision), scores × 1e2"):
             s = _randn(3, 4, 33, seed=613, scale=1e2, dtype=dtype)
@@ -155,10 +176,18 @@ def _stable_softmax(k, fn) -> None:
 
 # --- 1.2 naive attention --------------------------------------------------------------------------
 
+def _unchanged(args, originals, names):
+    for got, want, name in zip(args, originals, names):
+        if isinstance(want, torch.Tensor) and isinstance(got, torch.Tensor) and not torch.equal(got, want):
+            fail(f"입력 {name}이(가) 바뀌었습니다: 제자리(in-place) 연산(mul_, masked_fill_, += 등) 대신 새 텐서를 만드세요.")
+
+
 def _attention_outputs(fn, q, k, v, mask, label, autocast=None):
-    result = fn.invoke(q, k, v, mask, autocast=autocast).value
+    res = fn.invoke(q, k, v, mask, autocast=autocast, return_args=True)
+    result = res.value
     if not (isinstance(result, tuple) and len(result) == 2):
         fail(f"{label}: (out, weights) 두 개를 돌려줘야 합니다 (받은 값: {type(result).__name__}).")
+    _unchanged(res.args, (q, k, v, mask), ("q", "k", "v", "mask"))
     return _as_tensor(result[0], "out"), _as_tensor(result[1], "weights")
 
 
@@ -201,6 +230,13 @@ def _attention(kernel, fn) -> None:
         q64, k64, v64 = (t.double() for t in (q, k, v))
         _compare_grads(kernel, fn, ref.naive_attention, [q64, k64, v64], ["q", "k", "v"], seed=654, atol=1e-9,
                        args=(bias.double(),))
+    with case("float64 입력 (덧셈 마스크): float64의 정밀도로 계산"):
+        q64, k64, v64 = (t.double() for t in (q, k, v))
+        out, w = _attention_outputs(fn, q64, k64, v64, bias.double(), "naive_attention")
+        want_out, want_w = ref.naive_attention(q64, k64, v64, bias.double())
+        assert_true(out.dtype == torch.float64, f"out의 dtype은 float64여야 합니다 (받은 dtype: {out.dtype}).")
+        assert_close(w, want_w, atol=1e-13, rtol=1e-10, name="어텐션 가중치 (float64)")
+        assert_close(out, want_out, atol=1e-12, rtol=1e-10, name="out (float64)")
     with case("큰 로짓(logits): q × 1e3"):
         big = q * 1e3
         out, w = _attention_outputs(fn, big, k, v, None, "naive_attention")
@@ -286,6 +322,8 @@ def _same_mask(got, want, what):
         assert_true(torch.equal(got, want), f"{what}: 값이 다릅니다 (모든 마스크가 허용할 때만 True: 논리곱(AND)).")
         return
     assert_true(got.dtype.is_floating_point, f"{what}: 덧셈 마스크가 섞이면 실수(float) 마스크여야 합니다 (받은 dtype: {got.dtype}).")
+    assert_true(got.dtype == want.dtype, f"{what}: dtype이 {got.dtype}인데 덧셈 마스크들의 승격(promotion)된 dtype {want.dtype}이어야 합니다 "
+                                         "(float32 + float64 = float64: 정밀도를 잃지 않게 하세요).")
     assert_shape(got, tuple(want.shape), what)
     blocked_got, blocked_want = torch.isneginf(got), torch.isneginf(want)
     if not torch.equal(blocked_got, blocked_want):
@@ -333,13 +371,16 @@ def chunked(kernel, chunked_attention) -> None:
         _chunked(kernel, chunked_attention)
 
 
-def _chunked_case(kernel, fn, q, k, v, mask, q_chunk, k_chunk, *, atol=2e-5, grads=True, seed=0):
-    out = _as_tensor(fn.call(q, k, v, mask, q_chunk=q_chunk, k_chunk=k_chunk), "반환값")
+def _chunked_case(kernel, fn, q, k, v, mask, q_chunk, k_chunk, *, atol=2e-5, rtol=1e-4, grads=True, seed=0):
+    res = fn.invoke(q, k, v, mask, kwargs=dict(q_chunk=q_chunk, k_chunk=k_chunk), return_args=True)
+    out = _as_tensor(res.value, "반환값")
+    _unchanged(res.args, (q, k, v, mask), ("q", "k", "v", "mask"))
     want = ref.naive_attention(q, k, v, mask)[0]
     assert_shape(out, tuple(want.shape), "출력")
     assert_true(out.dtype == q.dtype, f"출력 dtype은 q와 같은 {q.dtype}여야 합니다 (받은 dtype: {out.dtype}).")
     _finite(out, "출력")
-    assert_close(out.float(), want.float(), atol=atol, rtol=1e-4, name="출력 (naive 어텐션과 비교)")
+    wide = torch.float64 if q.dtype == torch.float64 else torch.float32
+    assert_close(out.to(wide), want.to(wide), atol=atol, rtol=rtol, name="출력 (naive 어텐션과 비교)")
     if grads:
         _compare_chunked_grads(kernel, fn, q, k, v, mask, q_chunk, k_chunk, seed)
 
@@ -380,6 +421,16 @@ def _chunked(kernel, fn) -> None:
     for i, (name, mask) in enumerate(masks.items()):
         with case(f"{name}, q_chunk=8, k_chunk=6"):
             _chunked_case(kernel, fn, q, k, v, mask, 8, 6, seed=705 + i)
+    with case("키 축의 크기가 1인 마스크 (2, 1, 37, 1): 쿼리 패딩, 키 축은 브로드캐스트"):
+        query_keep = torch.rand(2, 1, 37, 1, generator=generator(714)) < 0.7
+        _chunked_case(kernel, fn, q, k, v, query_keep, 8, 6, seed=715)
+    with case("모든 점수가 0보다 훨씬 작음 (약 -400): 실행 최댓값은 0이 아니라 -inf에서 시작"):
+        qn = 10.0 + _randn(2, 3, 37, 16, seed=716, scale=0.1)
+        kn = -10.0 + _randn(2, 3, 29, 16, seed=717, scale=0.1)
+        _chunked_case(kernel, fn, qn, kn, v, None, 8, 6, atol=1e-3, rtol=1e-3, grads=False)
+    with case("float64 입력: float64의 정밀도로 계산 (float32로 내려 계산하면 안 됩니다)"):
+        q64, k64, v64 = (t.double() for t in (q, k, v))
+        _chunked_case(kernel, fn, q64, k64, v64, bias.double(), 8, 6, atol=1e-12, rtol=1e-10, grads=False)
     with case("3차원 입력 (B, T, d), 큰 로짓(logits) q × 1e3"):
         q3, k3, v3 = _randn(3, 20, 8, seed=710, scale=1e3), _randn(3, 20, 8, seed=711), _randn(3, 20, 4, seed=712)
         _chunked_case(kernel, fn, q3, k3, v3, None, 6, 7, atol=1e-4, grads=False)
@@ -405,7 +456,9 @@ def _chunked(kernel, fn) -> None:
             if used["held_mb"] > 512:
                 fail(f"측정 직전에 커널이 설정 셀 뒤보다 {used['held_mb']:.0f} MiB를 더 쥐고 있습니다: 구현 셀에서 만든 큰 "
                      "객체를 지우세요 (메모리 측정을 믿을 수 없습니다).")
-            if used["extra_mb"] > LIMIT_MB:
+            # one copy of the given mask (e.g. inverting a bool mask once before the loops) is fine
+            limit = LIMIT_MB + (T * T / 2 ** 20 if mask is not None else 0.0)
+            if used["extra_mb"] > limit:
                 fail(f"{name}: 계산하는 동안 메모리를 {used['extra_mb']:.0f} MiB 더 썼습니다 (커널 밖에서 측정한 최대 상주 메모리). "
                      f"블록 점수는 {block * block * 4 / 2 ** 20:.0f} MiB, 전체 점수 행렬 ({T}, {T})은 {full_mb:.0f} MiB입니다. "
                      "쿼리와 키를 모두 블록으로 나눠 (…, q_chunk, k_chunk) 크기의 점수만 만들고, 마스크도 필요한 블록만 "
