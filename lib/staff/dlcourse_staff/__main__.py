@@ -20,6 +20,7 @@ grades         write the exports again from the gradebook (no grading)
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -202,6 +203,9 @@ def main(argv=None) -> int:
     grading.add_argument("--check-timeout", type=int, default=None, help="seconds per hidden check (probes included)")
     grading.add_argument("--notebook-timeout", type=int, default=None, help="seconds per notebook")
     grading.add_argument("--memory-mb", type=int, default=None, help="memory limit of a student's kernel")
+    grading.add_argument("--practice-in-phase", action="store_true",
+                         help="count the practice labs (week06-labs, week08 gpt_generation_lab) as weekly work in "
+                              "phase_grades.csv (default: left out; same as DLCOURSE_PRACTICE_IN_PHASE=1)")
     parser.add_argument("--root", type=Path, default=None, help="course folder (default: found from the cwd)")
     parser.add_argument("--out", type=Path, default=None, help="student-wheel: output folder (default: dist/)")
     parser.add_argument("--assignment", default=None, help="release/demo: only this assignment (e.g. week05)")
@@ -211,6 +215,8 @@ def main(argv=None) -> int:
     parser.add_argument("--exchange", default=None, help="student-bundle: the exchange folder students use "
                         "(default: /srv/nbgrader/exchange)")
     args = parser.parse_args(argv)
+    if args.practice_in_phase:              # the setting the phase-grade export reads (classgrade.practice_in_phase)
+        os.environ["DLCOURSE_PRACTICE_IN_PHASE"] = "1"
     root = (args.root or course.repo_root()).resolve()
     if args.command == "release":
         return cmd_release(root, args.assignment)
