@@ -370,14 +370,20 @@ class Driver:
         """The value itself (decoded from the request, e.g. a name): a handle or plain data."""
         return Keep(dec(req["target"])) if req.get("keep") else dec(req["target"])
 
-    def op_call(self, req, dec):
-        torch = _torch()
+    @staticmethod
+    def _target(req, dec):
+        """The request's target: a deep copy of it with ``copy``, put in train/eval mode with ``train``."""
+        import copy as _copy
         target = dec(req["target"])
         if req.get("copy"):
-            import copy as _copy
             target = _copy.deepcopy(target)
         if req.get("train") is not None:
             target.train(bool(req["train"]))
+        return target
+
+    def op_call(self, req, dec):
+        torch = _torch()
+        target = self._target(req, dec)
         method = req.get("method")
         fn = getattr(target, str(method)) if method else target
         args = dec(req.get("args", {"$list": []}))
@@ -409,13 +415,8 @@ class Driver:
         train or eval mode with the floating tensors of ``args`` made leaves that require grad,
         then backward Σ sum(t_i · w_i) over the output's floating tensors with the given weights.
         Returns the output, the gradients of the leaves and of the parameters, the buffers."""
-        import copy as _copy
         torch = _torch()
-        target = dec(req["target"])
-        if req.get("copy"):
-            target = _copy.deepcopy(target)
-        if req.get("train") is not None:
-            target.train(bool(req["train"]))
+        target = self._target(req, dec)
         args = list(dec(req.get("args", {"$list": []})))
         kwargs = dec(req.get("kwargs", {"$dict": []}))
         leaves = [isinstance(a, torch.Tensor) and a.dtype.is_floating_point for a in args]
