@@ -624,9 +624,13 @@ def grade_class(root: Path, assignment: str, *, workers: int = 2, students: list
             def fed(job, result, seconds):
                 if result is None or result.get("rc") != 0:
                     res = by_student[job["student"]]
+                    log = Path(job["log"])
+                    why = job.get("worker_error") if result is None else \
+                        _failure_reason(log.read_text(encoding="utf-8", errors="replace")) if log.exists() else ""
                     with lock:
                         res.status = "failed"
-                        res.reason = (res.reason + "; " if res.reason else "") + "피드백 생성 실패"
+                        res.reason = (res.reason + "; " if res.reason else "") + "피드백 생성 실패" + \
+                            (f" ({why})" if why else (" (시간 초과)" if result is None else ""))
                     save_status(db_url, assignment, res, checksums[res.student])
 
             if back:
