@@ -42,6 +42,19 @@ def test_phase_grade_counts_what_was_held_and_only_that():
     assert bo["week05"] == "0.0" and bo["phase"] == "0.0" and "미제출" in bo["notes"]
 
 
+def test_practice_labs_enter_the_phase_grade_only_when_the_setting_says_so(monkeypatch):
+    scores = {("week05", "ana"): {"resnet_implementation": _score(20), "lstm_implementation": _score(15)},
+              ("week06-labs", "ana"): {"01_attention_basics": _score(10, 10)}}
+    monkeypatch.delenv(classgrade.PRACTICE_SETTING, raising=False)
+    assert _phase(NB, scores)["ana"]["weekly"] == "70.0"                  # default: practice left out
+    row = classgrade.phase_grades(NB, set(), scores, {}, include_practice=True)[0]
+    assert row["weekly"] == f"{100 * 45 / 60:.1f}" and row["week06-labs"] == "100.0"
+    monkeypatch.setenv(classgrade.PRACTICE_SETTING, "1")                   # the instructor's setting
+    assert _phase(NB, scores)["ana"]["weekly"] == f"{100 * 45 / 60:.1f}"
+    assert ("week08", "gpt_generation_lab") in classgrade.PRACTICE_NOTEBOOKS
+    assert not set(classgrade.PRACTICE_NOTEBOOKS) & set(classgrade.PHASE_NOTEBOOKS)
+
+
 def test_phase_grade_weighs_weekly_70_and_midterm_30():
     notebooks = {**NB, "week08": {"midterm_transformer": 100.0}}
     scores = {("week05", "ana"): {"resnet_implementation": _score(25), "lstm_implementation": _score(10)},

@@ -19,6 +19,11 @@ SPEC_POINTS = {  # COURSE_SPEC.md
     "week03/foundations.ipynb": 25,
 
     "week08/gpt_generation_lab.ipynb": 20,        # practice lab: a fixed total of small autograded checks
+    "week06-labs/01_attention_basics.ipynb": 4,   # practice labs (seed 002): small autograded checks
+    "week06-labs/02_self_attention.ipynb": 4,
+    "week06-labs/03_positional_encoding.ipynb": 4,
+    "week06-labs/04_transformer_block.ipynb": 4,
+    "week06-labs/05_sequence_modeling.ipynb": 4,
 }
 HEADING_POINTS = re.compile(r"^(#{2,3}) .*—\s*(\d+(?:\.\d+)?)점\s*$")
 HANGUL = re.compile(r"[\uac00-\ud7a3]")

@@ -143,6 +143,8 @@ class Codec:
             data = data.to_dense()
         data = torch.Tensor._make_subclass(torch.Tensor, data.to("cpu")) if type(data) is not torch.Tensor else data.to("cpu")
         data = data.contiguous().reshape(-1)
+        if data.numel() and data.stride(0) != 1:       # one element sliced out of a row: contiguous, yet stride ≠ 1
+            data = data.clone(memory_format=torch.contiguous_format)
         raw = data.view(torch.uint8) if data.numel() else torch.empty(0, dtype=torch.uint8)
         blobs.append(raw.numpy().tobytes())
         info["$tensor"] = len(blobs) - 1

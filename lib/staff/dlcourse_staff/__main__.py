@@ -22,6 +22,7 @@ peer-review    open|collect A: anonymous peer code review round of assignment A 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -204,6 +205,9 @@ def main(argv=None) -> int:
     grading.add_argument("--check-timeout", type=int, default=None, help="seconds per hidden check (probes included)")
     grading.add_argument("--notebook-timeout", type=int, default=None, help="seconds per notebook")
     grading.add_argument("--memory-mb", type=int, default=None, help="memory limit of a student's kernel")
+    grading.add_argument("--practice-in-phase", action="store_true",
+                         help="count the practice labs (week06-labs, week08 gpt_generation_lab) as weekly work in "
+                              "phase_grades.csv (default: left out; same as DLCOURSE_PRACTICE_IN_PHASE=1)")
     parser.add_argument("--root", type=Path, default=None, help="course folder (default: found from the cwd)")
     parser.add_argument("--out", type=Path, default=None, help="student-wheel: output folder (default: dist/)")
     parser.add_argument("--assignment", default=None, help="release/demo: only this assignment (e.g. week05)")
@@ -224,6 +228,8 @@ def main(argv=None) -> int:
             rest = rest[:i] + rest[i + 2:]
         return peer.main(rest, (root or course.repo_root()).resolve())
     args = parser.parse_args(argv)
+    if args.practice_in_phase:              # the setting the phase-grade export reads (classgrade.practice_in_phase)
+        os.environ["DLCOURSE_PRACTICE_IN_PHASE"] = "1"
     root = (args.root or course.repo_root()).resolve()
     if args.command == "release":
         return cmd_release(root, args.assignment)

@@ -77,6 +77,30 @@ PHASE_NOTEBOOKS = {
     ("week07", "transformer_enc_dec"): "weekly",
     ("week08", "midterm_transformer"): "midterm",
 }
+# Practice labs (small autograded checks, points for the student's own feedback): left out of the
+# phase grade unless the instructor's setting counts them as weekly work — DLCOURSE_PRACTICE_IN_PHASE=1
+# in the environment, or `grade`/`grades --practice-in-phase`.
+PRACTICE_NOTEBOOKS = {
+    ("week06-labs", "01_attention_basics"): "weekly",
+    ("week06-labs", "02_self_attention"): "weekly",
+    ("week06-labs", "03_positional_encoding"): "weekly",
+    ("week06-labs", "04_transformer_block"): "weekly",
+    ("week06-labs", "05_sequence_modeling"): "weekly",
+    ("week08", "gpt_generation_lab"): "weekly",
+}
+PRACTICE_SETTING = "DLCOURSE_PRACTICE_IN_PHASE"
+
+
+def practice_in_phase() -> bool:
+    """The instructor's setting: do the practice labs count in the phase grade? (default: no)"""
+    return os.environ.get(PRACTICE_SETTING, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def phase_notebooks(include_practice: bool | None = None) -> dict:
+    """(assignment, notebook) → component of the phase grade; ``None`` reads the setting."""
+    if include_practice is None:
+        include_practice = practice_in_phase()
+    return {**PHASE_NOTEBOOKS, **(PRACTICE_NOTEBOOKS if include_practice else {})}
 
 
 @dataclass
@@ -728,17 +752,20 @@ def export_scores(root: Path, assignment: str, db_url: str, path: Path) -> Path:
     return path
 
 
-def phase_grades(notebooks: dict, students: set, scores: dict, statuses: dict) -> list[dict]:
-    """The phase grade of every student (see :data:`PHASE_WEIGHTS`).
+def phase_grades(notebooks: dict, students: set, scores: dict, statuses: dict,
+                 include_practice: bool | None = None) -> list[dict]:
+    """The phase grade of every student (see :data:`PHASE_WEIGHTS`); the practice labs count only
+    with ``include_practice`` (``None``: the setting, see :func:`practice_in_phase`).
 
     A notebook is *held* when its assignment is in the gradebook with at least one submission;
     one not held is left out of both the score and the maximum (missing, not zero). A student
     without a submission of a held assignment scores 0 on it. A failed grading leaves the
     phase grade blank until it is resolved; pending manual points make it provisional."""
+    counted = phase_notebooks(include_practice)
     held = {a for (a, _) in scores}
-    components = {c: [(a, nb) for (a, nb), comp in PHASE_NOTEBOOKS.items()
+    components = {c: [(a, nb) for (a, nb), comp in counted.items()
                       if comp == c and a in held and nb in notebooks.get(a, {})] for c in PHASE_WEIGHTS}
-    assignments = sorted({a for (a, _) in PHASE_NOTEBOOKS})
+    assignments = sorted({a for (a, _) in counted})
     rows = []
     for student in sorted(students | {s for (_, s) in scores}):
         row = {"student": student}
@@ -786,15 +813,16 @@ def phase_grades(notebooks: dict, students: set, scores: dict, statuses: dict) -
     return rows
 
 
-def export_phase(root: Path, db_url: str, path: Path) -> Path:
+def export_phase(root: Path, db_url: str, path: Path, include_practice: bool | None = None) -> Path:
     from . import peer
 
     notebooks, students, scores = _all_scores(db_url)
     # peer review rounds with a weight above 0 blend the peer score into the reviewed notebooks
     scores = peer.apply_adjustments(scores, notebooks, peer.phase_adjustments(db_url))
     statuses = load_statuses(db_url)
-    rows = phase_grades(notebooks, students, scores, statuses)
-    cols = ["student", *sorted({a for (a, _) in PHASE_NOTEBOOKS}), "weekly", "midterm", "phase", "provisional", "notes"]
+    rows = phase_grades(notebooks, students, scores, statuses, include_practice)
+    cols = ["student", *sorted({a for (a, _) in phase_notebooks(include_practice)}), "weekly", "midterm", "phase",
+            "provisional", "notes"]
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=cols)
