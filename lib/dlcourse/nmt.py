@@ -60,9 +60,9 @@ class TransformerConfig:
 
 PRESETS = {
     "full": TransformerConfig(),
-    "fast": TransformerConfig(vocab_size=1000, d_model=64, n_heads=4, n_layers=1, d_ff=128, max_tokens=1500,
-                              warmup_steps=60, lr_factor=1.0, epochs=3, train_limit=2000, eval_limit=100,
-                              val_bleu_limit=50),
+    "fast": TransformerConfig(vocab_size=800, d_model=48, n_heads=4, n_layers=1, d_ff=96, max_tokens=1200,
+                              warmup_steps=40, lr_factor=0.5, epochs=3, train_limit=1500, eval_limit=60,
+                              val_bleu_limit=30, max_len_a=1.0, max_len_b=4),
     "grade": TransformerConfig(vocab_size=300, d_model=16, n_heads=2, n_layers=1, d_ff=32, max_tokens=800,
                                warmup_steps=10, lr_factor=1.0, epochs=1, train_limit=200, eval_limit=20,
                                val_bleu_limit=10),
@@ -95,6 +95,30 @@ def _rename(key: str) -> str:
     return key
 
 
+def torch_to_course(values: dict, target_keys) -> dict:
+    """Rename a state_dict (or a dict of gradients) of torch's transformer modules to the notebook's layout:
+    ``in_proj_weight``/``in_proj_bias`` split into ``q_proj``/``k_proj``/``v_proj`` (or kept whole as a fused
+    ``in_proj`` when ``target_keys`` has one), ``multihead_attn`` → ``cross_attn``, ``encoder.layers`` →
+    ``encoder_layers``, ``encoder.norm`` → ``encoder_norm`` (the decoder alike)."""
+    target_keys = set(target_keys)
+    mapped = {}
+    for key, value in values.items():
+        head, _, leaf = key.rpartition(".")
+        prefix = _rename(head + "." if head else "")
+        if leaf in ("in_proj_weight", "in_proj_bias"):
+            kind = "weight" if leaf.endswith("weight") else "bias"
+            if f"{prefix}in_proj.{kind}" in target_keys:        # a fused layout
+                mapped[f"{prefix}in_proj.{kind}"] = value
+            elif value is None:
+                mapped.update({f"{prefix}{name}.{kind}": None for name in ("q_proj", "k_proj", "v_proj")})
+            else:
+                for name, part in zip(("q_proj", "k_proj", "v_proj"), value.chunk(3)):
+                    mapped[f"{prefix}{name}.{kind}"] = part
+        else:
+            mapped[_rename(key)] = value
+    return mapped
+
+
 @torch.no_grad()
 def copy_torch_weights(source: nn.Module, target: nn.Module) -> nn.Module:
     """Load the weights of torch's ``nn.MultiheadAttention``, ``nn.TransformerEncoderLayer``,
@@ -106,21 +130,8 @@ def copy_torch_weights(source: nn.Module, target: nn.Module) -> nn.Module:
     model) are left as they are. Returns ``target``."""
     if not isinstance(source, nn.Module) or not isinstance(target, nn.Module):
         raise ValueError("source와 target은 nn.Module이어야 합니다.")
-    theirs = source.state_dict()
     ours = target.state_dict()
-    mapped = {}
-    for key, value in theirs.items():
-        head, _, leaf = key.rpartition(".")
-        prefix = _rename(head + "." if head else "")
-        if leaf in ("in_proj_weight", "in_proj_bias"):
-            kind = "weight" if leaf.endswith("weight") else "bias"
-            if f"{prefix}in_proj.{kind}" in ours:               # a fused layout
-                mapped[f"{prefix}in_proj.{kind}"] = value
-            else:
-                for name, part in zip(("q_proj", "k_proj", "v_proj"), value.chunk(3)):
-                    mapped[f"{prefix}{name}.{kind}"] = part
-        else:
-            mapped[_rename(key)] = value
+    mapped = torch_to_course(source.state_dict(), ours)
     unknown = [k for k in mapped if k not in ours]
     if unknown:
         raise ValueError(f"target에 없는 가중치가 있습니다: {unknown[:4]} … 속성 이름(q_proj, k_proj, v_proj, "
@@ -130,6 +141,87 @@ def copy_torch_weights(source: nn.Module, target: nn.Module) -> nn.Module:
             raise ValueError(f"{key}의 모양이 다릅니다: torch {tuple(value.shape)}, target {tuple(ours[key].shape)}.")
     target.load_state_dict({**ours, **mapped})
     return target
+
+
+def _torch_twin(kind: str, cls, d_model: int, n_heads: int, norm_first: bool):
+    """(torch's module, the student's module with the same weights) of the given kind."""
+    if kind == "attention":
+        theirs, ours = nn.MultiheadAttention(d_model, n_heads, batch_first=True), cls(d_model, n_heads)
+    elif kind == "encoder":
+        theirs = nn.TransformerEncoderLayer(d_model, n_heads, 2 * d_model, 0.0, batch_first=True, norm_first=norm_first)
+        ours = cls(d_model, n_heads, 2 * d_model, 0.0, norm_first)
+    elif kind == "decoder":
+        theirs = nn.TransformerDecoderLayer(d_model, n_heads, 2 * d_model, 0.0, batch_first=True, norm_first=norm_first)
+        ours = cls(d_model, n_heads, 2 * d_model, 0.0, norm_first)
+    else:
+        raise ValueError(f"kind는 'attention', 'encoder', 'decoder' 중 하나여야 합니다 (받은 값: {kind!r}).")
+    return theirs.eval(), copy_torch_weights(theirs, ours).eval()
+
+
+@torch.no_grad()
+def matches_torch(kind: str, cls) -> bool:
+    """Whether the notebook's ``cls`` (a MultiHeadAttention, EncoderLayer or DecoderLayer class) computes
+    what torch's module of that kind computes, given the same weights, on a small batch with padding
+    and causal masks (post-norm and pre-norm for the layers). Visible checks of later parts use it to
+    compare with torch only when the parts they build on already agree with torch."""
+    import warnings
+
+    g = torch.Generator().manual_seed(0)
+    x, memory = torch.randn(2, 4, 8, generator=g), torch.randn(2, 5, 8, generator=g)
+    pad_x = torch.tensor([[False] * 4, [False, False, True, True]])
+    pad_m = torch.tensor([[False] * 5, [False, False, False, True, True]])
+    causal = torch.ones(4, 4, dtype=torch.bool).triu(1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.manual_seed(0)
+            for norm_first in ((False,) if kind == "attention" else (False, True)):
+                theirs, ours = _torch_twin(kind, cls, 8, 2, norm_first)
+                if kind == "attention":
+                    want = theirs(x, memory, memory, key_padding_mask=pad_m, average_attn_weights=False)
+                    got = ours(x, memory, memory, key_padding_mask=pad_m)
+                    want2 = theirs(x, x, x, attn_mask=causal)[0]
+                    got2 = ours(x, x, x, attn_mask=causal)[0]
+                    ok = torch.allclose(got[0], want[0], atol=1e-5) and torch.allclose(got[1], want[1], atol=1e-5) \
+                        and torch.allclose(got2, want2, atol=1e-5)
+                elif kind == "encoder":
+                    ok = torch.allclose(ours(x, src_key_padding_mask=pad_x), theirs(x, src_key_padding_mask=pad_x),
+                                        atol=1e-5)
+                else:
+                    masks = dict(tgt_mask=causal, tgt_key_padding_mask=pad_x, memory_key_padding_mask=pad_m)
+                    ok = torch.allclose(ours(x, memory, **masks), theirs(x, memory, **masks), atol=1e-5)
+                if not ok:
+                    return False
+    except Exception:  # noqa: BLE001 - not implemented yet, wrong shapes, wrong names: not equal
+        return False
+    return True
+
+
+class MarkovTranslator(nn.Module):
+    """A toy model with the notebook's interface (encode, decode, generator, forward) for checks you can
+    follow by hand: the next token depends on the previous token only, with next-token logits
+    ``logits[previous, next]`` (V, V); the source is ignored.
+
+        decode(prefix (B, T), memory, src_pad) → one-hot states (B, T, V);  generator(states) = states @ logits
+    """
+
+    def __init__(self, logits: torch.Tensor):
+        super().__init__()
+        if logits.dim() != 2 or logits.shape[0] != logits.shape[1]:
+            raise ValueError(f"logits는 (V, V) 행렬이어야 합니다 (받은 모양: {tuple(logits.shape)}).")
+        self.logits = nn.Parameter(logits.detach().clone().float())
+
+    def encode(self, src):
+        return torch.zeros(*src.shape, 1, device=src.device), src == PAD_ID
+
+    def decode(self, tgt_in, memory, src_pad):
+        return nn.functional.one_hot(tgt_in, self.logits.shape[0]).to(self.logits.dtype)
+
+    def generator(self, states):
+        return states @ self.logits
+
+    def forward(self, src, tgt_in):
+        return self.generator(self.decode(tgt_in, *self.encode(src)))
 
 
 # --- data ------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 __all__ = ["over_steps", "ProbeBlock", "GapNet", "ProbeLSTMCell", "TinyForecaster", "OneStepLSTM", "OneStepLinear",
            "params_with_grads", "as_iterator", "CosineAttention", "DecayAttention",
-           "ProbeAttention", "ProbeEncoderLayer", "ProbeDecoderLayer", "ProbeTranslator"]
+           "ProbeAttention", "ProbeEncoderLayer", "ProbeDecoderLayer", "ProbeTranslator", "steps_from_one"]
 
 
 # --- helpers for any check -----------------------------------------------------------------------
@@ -169,6 +169,11 @@ class DecayAttention(CosineAttention):
 
 
 # --- week07/transformer_enc_dec -----------------------------------------------------------------
+def steps_from_one(fn, n, *args, **kwargs):
+    """``[fn(step, *args, **kwargs) for step in 1 … n]``: a 1-based schedule in one request."""
+    return [fn(step, *args, **kwargs) for step in range(1, n + 1)]
+
+
 def _blocked_softmax(scores, blocked):
     """softmax over the last axis with blocked positions at weight 0; a fully blocked row is all
     zeros (finite gradients too)."""

@@ -1,9 +1,12 @@
 """Reference solutions for week07/transformer_enc_dec.ipynb.
 
 Each definition here is, text for text, the solution cell of the source notebook with the
-nbgrader markers removed (tests/test_solutions_sync.py keeps the two equal). The bonus
-definitions at the end (KV cache) are the notebook's bonus solution cells; the benchmark script
-benchmarks/transformer_bleu.py imports the whole module.
+nbgrader markers removed (tests/test_solutions_sync.py keeps the two equal). The last two
+definitions (IncrementalDecoder, generation_times) are the notebook's bonus B3 cell: the benchmark
+script benchmarks/transformer_bleu.py imports this module for the model, the training step and the
+decoders, and decodes through the KV cache.
+
+This file is generated from the notebook's cells; edit both together.
 """
 import math
 import time
@@ -26,6 +29,7 @@ class MultiHeadAttention(nn.Module):
             (instead of the first three you may use one fused in_proj: Linear(d_model, 3 * d_model, bias=bias)
             whose output is [q | k | v], as nn.MultiheadAttention does)
         dropout: Dropout(dropout), applied to the attention weights in training mode
+        n_heads, d_head: the number of heads and d_model // n_heads (set below)
     forward(query, key, value, key_padding_mask=None, attn_mask=None)
         query (B, T, D); key, value (B, S, D)
         key_padding_mask: None or (B, S) bool, True at the keys to ignore (padding)
@@ -47,14 +51,13 @@ class MultiHeadAttention(nn.Module):
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
         self.dropout = nn.Dropout(dropout)
 
-    def split_heads(self, x):
-        # (B, L, D) → (B, h, L, d_head)
-        return x.unflatten(-1, (self.n_heads, self.d_head)).transpose(1, 2)
-
     def forward(self, query, key, value, key_padding_mask=None, attn_mask=None):
-        q = self.split_heads(self.q_proj(query))                   # (B, h, T, d_head)
-        k = self.split_heads(self.k_proj(key))                     # (B, h, S, d_head)
-        v = self.split_heads(self.v_proj(value))
+        def split_heads(x):
+            return x.unflatten(-1, (self.n_heads, self.d_head)).transpose(1, 2)  # (B, L, D) → (B, h, L, d_head)
+
+        q = split_heads(self.q_proj(query))                        # (B, h, T, d_head)
+        k = split_heads(self.k_proj(key))                          # (B, h, S, d_head)
+        v = split_heads(self.v_proj(value))
         scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)  # (B, h, T, S)
         blocked = torch.zeros(scores.shape[-2:], dtype=torch.bool, device=scores.device)  # (T, S)
         if attn_mask is not None:
@@ -96,18 +99,18 @@ class EncoderLayer(nn.Module):
         self.norm2 = nn.LayerNorm(d_model)
         self.dropout = nn.Dropout(dropout)
 
-    def _self_attention(self, x, padding):
-        return self.dropout(self.self_attn(x, x, x, key_padding_mask=padding)[0])
-
-    def _feed_forward(self, x):
-        return self.dropout(self.linear2(self.dropout(F.relu(self.linear1(x)))))
-
     def forward(self, x, src_key_padding_mask=None):
+        def self_attention(h):
+            return self.dropout(self.self_attn(h, h, h, key_padding_mask=src_key_padding_mask)[0])
+
+        def feed_forward(h):
+            return self.dropout(self.linear2(self.dropout(F.relu(self.linear1(h)))))
+
         if self.norm_first:
-            x = x + self._self_attention(self.norm1(x), src_key_padding_mask)
-            return x + self._feed_forward(self.norm2(x))
-        x = self.norm1(x + self._self_attention(x, src_key_padding_mask))  # LayerNorm after the residual sum
-        return self.norm2(x + self._feed_forward(x))
+            x = x + self_attention(self.norm1(x))
+            return x + feed_forward(self.norm2(x))
+        x = self.norm1(x + self_attention(x))      # post-norm: LayerNorm after the residual sum
+        return self.norm2(x + feed_forward(x))
 
 
 class DecoderLayer(nn.Module):
@@ -139,23 +142,23 @@ class DecoderLayer(nn.Module):
         self.norm3 = nn.LayerNorm(d_model)
         self.dropout = nn.Dropout(dropout)
 
-    def _self_attention(self, x, mask, padding):
-        return self.dropout(self.self_attn(x, x, x, key_padding_mask=padding, attn_mask=mask)[0])
-
-    def _cross_attention(self, x, memory, memory_padding):
-        return self.dropout(self.cross_attn(x, memory, memory, key_padding_mask=memory_padding)[0])
-
-    def _feed_forward(self, x):
-        return self.dropout(self.linear2(self.dropout(F.relu(self.linear1(x)))))
-
     def forward(self, x, memory, tgt_mask=None, tgt_key_padding_mask=None, memory_key_padding_mask=None):
+        def self_attention(h):
+            return self.dropout(self.self_attn(h, h, h, key_padding_mask=tgt_key_padding_mask, attn_mask=tgt_mask)[0])
+
+        def cross_attention(h):
+            return self.dropout(self.cross_attn(h, memory, memory, key_padding_mask=memory_key_padding_mask)[0])
+
+        def feed_forward(h):
+            return self.dropout(self.linear2(self.dropout(F.relu(self.linear1(h)))))
+
         if self.norm_first:
-            x = x + self._self_attention(self.norm1(x), tgt_mask, tgt_key_padding_mask)
-            x = x + self._cross_attention(self.norm2(x), memory, memory_key_padding_mask)
-            return x + self._feed_forward(self.norm3(x))
-        x = self.norm1(x + self._self_attention(x, tgt_mask, tgt_key_padding_mask))
-        x = self.norm2(x + self._cross_attention(x, memory, memory_key_padding_mask))
-        return self.norm3(x + self._feed_forward(x))
+            x = x + self_attention(self.norm1(x))
+            x = x + cross_attention(self.norm2(x))
+            return x + feed_forward(self.norm3(x))
+        x = self.norm1(x + self_attention(x))
+        x = self.norm2(x + cross_attention(x))
+        return self.norm3(x + feed_forward(x))
 
 
 def sinusoidal_positions(max_len, d_model):
@@ -192,9 +195,11 @@ class Seq2SeqTransformer(nn.Module):
         encoder_norm, decoder_norm: LayerNorm(d_model) after the last layer of each stack (as in nn.Transformer)
         generator: Linear(d_model, tgt_vocab); when tie_output its weight is tgt_embed.weight (one Parameter)
     Methods:
+        embed(ids (B, L), table) → dropout(table(ids) · √d_model + pe[:L]) (B, L, D)
         encode(src (B, S) long) → memory (B, S, D), src_pad (B, S) bool (True where src == pad_id)
         decode(tgt_in (B, T) long, memory, src_pad) → states (B, T, D) after decoder_norm: position t sees
-            target positions ≤ t (causal mask) and every real source position (src_pad masked in cross-attention)
+            target positions ≤ t (causal_mask(T, device)) and every real source position (src_pad masked in
+            cross-attention); target padding is masked too (tgt_in == pad_id)
         forward(src, tgt_in) → logits (B, T, tgt_vocab) = generator(decode(tgt_in, *encode(src)))
     """
 
@@ -234,7 +239,7 @@ class Seq2SeqTransformer(nn.Module):
         nn.init.zeros_(self.generator.bias)
 
     def embed(self, ids, table):
-        # √d_model brings the embeddings (initialised ~N(0, 1) / trained small) to the scale of the encoding
+        # √d_model brings embeddings initialised ~N(0, 1/d_model) to the scale of the positional encoding
         return self.dropout(table(ids) * math.sqrt(self.d_model) + self.pe[: ids.shape[1]])  # (B, L, D)
 
     def encode(self, src):
@@ -299,6 +304,8 @@ def greedy_decode(model, src, max_len, sos_id=1, eos_id=2, pad_id=0):
     Returns: (B, L) long on src's device, the generated tokens without <sos> (eos included where produced,
     then padding); L ≤ max_len is the number of steps taken, so the longest sentence fills the last column.
     """
+    if max_len < 1:
+        raise ValueError(f"max_len은 1 이상이어야 합니다 (받은 값: {max_len}).")
     memory, src_pad = model.encode(src)
     batch = src.shape[0]
     out = torch.full((batch, 1), sos_id, dtype=torch.long, device=src.device)
@@ -406,25 +413,29 @@ class IncrementalDecoder:
 
     @staticmethod
     def _heads(attention, x):
-        return x.unflatten(-1, (attention.n_heads, -1)).transpose(1, 2)       # (N, h, L, d_head)
+        """(N, L, D) → (N, h, L, d_head) with the attention's number of heads."""
+        return x.unflatten(-1, (attention.n_heads, -1)).transpose(1, 2)
 
     def _attend(self, attention, query, k, v, blocked):
+        """attention's output for query (N, L, D) over cached keys/values k, v (N, h, total, d_head);
+        blocked (N, L or 1, total) bool, True = may not look."""
         q = self._heads(attention, attention.q_proj(query))                    # (N, h, L, d_head)
         scores = (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).masked_fill(blocked[:, None], float("-inf"))
         weights = torch.nan_to_num(torch.softmax(scores, dim=-1))              # an all-blocked row → 0
         return attention.out_proj((weights @ v).transpose(1, 2).flatten(-2))
 
     def _start(self, memory, src_pad):
+        """A fresh cache for this memory: the cross-attention keys and values of every layer, computed once."""
         rows = memory.detach().flatten(1).cpu().numpy()
         layers = [{"k": None, "v": None,
-                   "mk": self._heads(layer.cross_attn, layer.cross_attn.k_proj(memory)),   # once per memory
+                   "mk": self._heads(layer.cross_attn, layer.cross_attn.k_proj(memory)),
                    "mv": self._heads(layer.cross_attn, layer.cross_attn.v_proj(memory))}
                   for layer in self.model.decoder_layers]
         return {"memory": memory, "src_pad": src_pad, "rows": [hash(r.tobytes()) for r in rows],
                 "layers": layers, "prefix": None, "pad": None}
 
     def _run(self, tokens, start, state):
-        # tokens (N, L): positions start … start + L − 1 → their states (N, L, D); the caches grow by L
+        """tokens (N, L) at positions start … start + L − 1 → their decoder states (N, L, D); the caches grow by L."""
         m = self.model
         x = m.tgt_embed(tokens) * math.sqrt(m.d_model) + m.pe[start:start + tokens.shape[1]]
         new_pad = tokens == m.pad_id
@@ -450,6 +461,8 @@ class IncrementalDecoder:
         return m.decoder_norm(x)
 
     def _parents(self, prefix):
+        """For every row of prefix (N, t): the row of the previous call's prefix (N, t − 1) it extends (same tokens
+        and same memory row), as a (N,) long tensor; None when some row has none."""
         state = self.state
         old = state["prefix"]
         if old is None or old.shape[1] != prefix.shape[1] - 1 or old.shape[0] != prefix.shape[0]:
