@@ -166,6 +166,8 @@ def matches_torch(kind: str, cls) -> bool:
     compare with torch only when the parts they build on already agree with torch."""
     import warnings
 
+    if kind not in ("attention", "encoder", "decoder"):
+        raise ValueError(f"kind는 'attention', 'encoder', 'decoder' 중 하나여야 합니다 (받은 값: {kind!r}).")
     g = torch.Generator().manual_seed(0)
     x, memory = torch.randn(2, 4, 8, generator=g), torch.randn(2, 5, 8, generator=g)
     pad_x = torch.tensor([[False] * 4, [False, False, True, True]])
