@@ -97,7 +97,7 @@ def main(argv=None) -> int:
         return {"val_bleu": text.bleu(hyps, val.tgt[: cfg.val_bleu_limit]).score, "val_decode_seconds": secs}
 
     ckpt = out / f"{name}.ckpt.pt"
-    history = None
+    history, cpu_seconds = None, []          # process CPU time per epoch: what a quiet machine would need
     if ckpt.exists() and not a.quick:
         blob = torch.load(ckpt, weights_only=False, map_location=device)
         if blob["config"] == asdict(replace(cfg, epochs=blob["config"]["epochs"])):
@@ -106,6 +106,7 @@ def main(argv=None) -> int:
             scheduler.load_state_dict(blob["scheduler"])
             history = dl.training.History.from_dict(blob["history"])
             train_batches.epoch = blob["batches_epoch"]
+            cpu_seconds = blob.get("cpu_seconds", [])
             torch.set_rng_state(blob["rng"])
             print(f"resumed after epoch {len(history.epochs)}", flush=True)
         else:
@@ -119,13 +120,15 @@ def main(argv=None) -> int:
 
     while (history is None or len(history.epochs) < cfg.epochs) and \
             (a.minutes is None or trained_seconds() < 60 * a.minutes):
+        cpu_start = time.process_time()
         history = nmt.train_translation(model, train_batches, epochs=1, optimizer=optimizer, scheduler=scheduler,
                                         loss_fn=train_loss, eval_batches=val_batches, eval_loss_fn=eval_loss,
                                         on_epoch=val_bleu, grad_clip=cfg.grad_clip, desc="transformer", history=history)
+        cpu_seconds.append(time.process_time() - cpu_start)
         if not a.quick:
             torch.save({"config": asdict(cfg), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict(), "history": history.to_dict(),
-                        "batches_epoch": train_batches.epoch, "rng": torch.get_rng_state(),
+                        "batches_epoch": train_batches.epoch, "rng": torch.get_rng_state(), "cpu_seconds": cpu_seconds,
                         "tokenizer": tok.tk.to_str()}, ckpt)
 
     # decoding: the exponent α on the validation set, then the test set
@@ -180,6 +183,7 @@ def main(argv=None) -> int:
     result = dict(device=str(device), threads=a.threads, torch=torch.__version__, machine=platform.machine(),
                   measured=time.strftime("%Y-%m-%d %H:%M"), quick=a.quick, shortened=shortened, config=asdict(cfg),
                   epochs_trained=len(history.epochs), train_minutes=minutes, vocab=len(tok),
+                  train_cpu_minutes_per_epoch=[c / 60 for c in cpu_seconds],
                   parameters=dl.count_parameters(model), signature=signature, alpha=alpha, alpha_search=alpha_rows,
                   decoding=rows, beam1_equals_greedy=beam1_equals_greedy, cache_vs_recompute_same=same,
                   cache_vs_recompute_seconds=recompute_seconds, by_length_beam=by_length,
@@ -204,7 +208,9 @@ def report(r: dict, cfg) -> str:
              f"detokenised output of a {r['vocab']}-piece joint BPE trained on the training split. "
              f"{r['parameters']:,} parameters (d_model {cfg.d_model}, {cfg.n_layers}+{cfg.n_layers} layers, "
              f"{cfg.n_heads} heads, d_ff {cfg.d_ff}, {'pre' if cfg.norm_first else 'post'}-norm), "
-             f"{r['epochs_trained']} epoch(s) in {r['train_minutes']:.1f} min of training.", ""]
+             f"{r['epochs_trained']} epoch(s) in {r['train_minutes']:.1f} min of training (wall clock)"
+             + (f"; {sum(r['train_cpu_minutes_per_epoch']):.1f} min of process CPU time"
+                if r.get("train_cpu_minutes_per_epoch") else "") + ".", ""]
     if r["shortened"]:
         lines += [f"**Shortened run**: the full preset is {nmt.PRESETS['full'].epochs} epochs; this run trained "
                   f"{r['epochs_trained']}. Command: `{r['command']}`.", ""]

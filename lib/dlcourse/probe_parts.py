@@ -17,7 +17,8 @@ import torch.nn.functional as F
 
 __all__ = ["over_steps", "ProbeBlock", "GapNet", "ProbeLSTMCell", "TinyForecaster", "OneStepLSTM", "OneStepLinear",
            "params_with_grads", "as_iterator", "CosineAttention", "DecayAttention",
-           "ProbeAttention", "ProbeEncoderLayer", "ProbeDecoderLayer", "ProbeTranslator", "steps_from_one"]
+           "ProbeAttention", "ProbeEncoderLayer", "ProbeDecoderLayer", "ProbeTranslator", "ProbeMarkovTranslator",
+           "steps_from_one"]
 
 
 # --- helpers for any check -----------------------------------------------------------------------
@@ -283,6 +284,42 @@ class ProbeTranslator(nn.Module):
         start = (memory * keep).sum(1) / keep.sum(1).clamp_min(1.0)        # (B, D)
         out, _ = self.rnn(self.tgt_embed(tgt_in), start.unsqueeze(0).contiguous())
         return out
+
+    def forward(self, src, tgt_in):
+        return self.generator(self.decode(tgt_in, *self.encode(src)))
+
+
+class ProbeMarkovTranslator(nn.Module):
+    """A translation model whose next-token logits are ``table[previous token]`` plus a bias from the
+    source (the mean of ``src_embed`` over its real tokens, in vocabulary space): a Markov chain per
+    sentence, so the grader can set up exactly when each sentence ends and what would follow its
+    ``<eos>``. Same interface as the notebook's model; ``calls`` records the prefix length of every
+    ``decode`` call (the number of decoding steps).
+
+        encode(src (B, S)) → memory (B, S, V), src_pad (B, S)
+        decode(prefix (B, T), memory, src_pad) → states (B, T, 2V): one-hot previous token | source bias
+        generator(states) → logits (B, T, V)"""
+
+    def __init__(self, src_vocab, tgt_vocab, pad_id=0):
+        super().__init__()
+        self.pad_id = pad_id
+        self.table = nn.Parameter(torch.zeros(tgt_vocab, tgt_vocab))
+        self.src_embed = nn.Embedding(src_vocab, tgt_vocab)
+        self.calls = []
+
+    def encode(self, src):
+        return self.src_embed(src), src == self.pad_id
+
+    def decode(self, tgt_in, memory, src_pad):
+        self.calls.append(int(tgt_in.shape[1]))
+        keep = (~src_pad).unsqueeze(-1).to(memory.dtype)
+        bias = (memory * keep).sum(1) / keep.sum(1).clamp_min(1.0)            # (B, V)
+        one_hot = F.one_hot(tgt_in, self.table.shape[0]).to(memory.dtype)      # (B, T, V)
+        return torch.cat([one_hot, bias[:, None, :].expand(-1, tgt_in.shape[1], -1)], dim=-1)
+
+    def generator(self, states):
+        vocab = self.table.shape[0]
+        return states[..., :vocab] @ self.table + states[..., vocab:]
 
     def forward(self, src, tgt_in):
         return self.generator(self.decode(tgt_in, *self.encode(src)))

@@ -499,32 +499,78 @@ def _tokens_equal(got, want, what):
     assert_true(got.dtype == torch.long, f"{what}은(는) long 텐서여야 합니다 (받은 dtype: {got.dtype}).")
     assert_shape(got, tuple(want.shape), what)
     if not torch.equal(got, want):
-        row = int(torch.nonzero((got != want).any(1))[0])
-        fail(f"{what}이(가) 기대와 다릅니다 (문장 {row}: 받은 {got[row].tolist()}, 기대 {want[row].tolist()}).")
+        row, col = (int(i) for i in torch.nonzero(got != want)[0])
+        fail(f"{what}이(가) 기대와 다릅니다 (문장 {row}의 {col + 1}번째 토큰: 받은 {int(got[row, col])}, "
+             f"기대 {int(want[row, col])}; 다른 토큰 {int((got != want).sum())}개).")
+
+
+def _markov(k, seed, *, ids=(1, 2, 0), vocab=9, src_vocab=10, after_eos="word", eos_shift=(4.0, 0.0, -4.0)):
+    """A ProbeMarkovTranslator with (sos, eos, pad) = ids and seeded, peaked transitions. The source moves only
+    the <eos> logit: source tokens 1–3 by eos_shift[0] (sentences that end early), 4–6 by eos_shift[1], 7–9 by
+    eos_shift[2] (sentences that may never end). <pad> and <sos> are never likely. After <eos> the chain goes to
+    one word (after_eos="word") or stays at <eos> with probability 0.9 (after_eos="eos")."""
+    sos, eos, pad = ids
+    g = generator(seed)
+    local = probe_parts.ProbeMarkovTranslator(src_vocab, vocab, pad)
+    words = [t for t in range(vocab) if t not in ids]
+    with torch.no_grad():
+        table = 2.0 * torch.randn(vocab, vocab, generator=g)
+        table[:, [pad, sos]] = -30.0
+        table[eos] = -30.0
+        if after_eos == "word":
+            table[eos, words[0]] = 5.0
+        else:
+            table[eos, eos], table[eos, words[0]] = math.log(0.9), math.log(0.1)
+        local.table.copy_(table)
+        emb = 0.3 * torch.randn(src_vocab, vocab, generator=g)
+        shift = torch.tensor([0.0] + [eos_shift[0]] * 3 + [eos_shift[1]] * 3 + [eos_shift[2]] * 3)[:src_vocab]
+        emb[:, eos] = shift
+        local.src_embed.weight.copy_(emb)
+    remote = k.make("ProbeMarkovTranslator", src_vocab, vocab, pad, state=local.state_dict())
+    return local.eval(), remote
+
+
+def _sources(lengths, groups, pad, g):
+    """(B, max) source ids: sentence i draws its tokens from group groups[i] (0: ids 1–3, 1: 4–6, 2: 7–9),
+    avoiding pad; padded with pad after lengths[i]."""
+    rows = []
+    for n, group in zip(lengths, groups):
+        choices = [t for t in range(1 + 3 * group, 4 + 3 * group) if t != pad]
+        rows.append([choices[int(i)] for i in torch.randint(0, len(choices), (n,), generator=g)])
+    width = max(lengths)
+    return torch.tensor([r + [pad] * (width - len(r)) for r in rows])
 
 
 DECODE_CASES = [
-    # label, src lengths, max_len, ids (sos, eos, pad), eos bias, seed
-    ("배치 5, 패딩 있는 원문, max_len=9", [6, 3, 5, 1, 4], 9, (1, 2, 0), 0.8, 830),
-    ("max_len=3 (끝나기 전에 멈춤)", [4, 4, 2], 3, (1, 2, 0), -2.0, 831),
-    ("배치 1", [5], 8, (1, 2, 0), 0.5, 832),
-    ("sos_id=4, eos_id=5, pad_id=2", [3, 6, 2], 8, (4, 5, 2), 0.8, 833),
-    ("첫 단계에서 모두 끝남", [2, 3], 6, (1, 2, 0), 40.0, 834),
+    # label, source lengths, groups (when each sentence ends), max_len, ids (sos, eos, pad), seed
+    ("배치 4, 문장마다 끝나는 시점이 다름", [5, 3, 4, 2], [0, 1, 2, 1], 9, (1, 2, 0), 830),
+    ("max_len=3 (끝나기 전에 멈춤)", [4, 4, 2], [2, 1, 2], 3, (1, 2, 0), 831),
+    ("배치 1", [5], [1], 8, (1, 2, 0), 832),
+    ("sos_id=4, eos_id=5, pad_id=2", [3, 6, 2], [0, 1, 1], 8, (4, 5, 2), 833),
+    ("모든 문장이 곧 끝남", [2, 3], [0, 0], 6, (1, 2, 0), 834),
 ]
+
+
+def _decode_steps(remote, local, what):
+    got = remote.getattr("calls", None)
+    assert_true(isinstance(got, list) and len(got) == len(local.calls),
+                f"{what}: model.decode를 {len(local.calls)}번(디코딩 단계마다 한 번) 불러야 하는데 "
+                f"{len(got) if isinstance(got, list) else got}번 불렀습니다 (조기 종료 규칙과 max_len을 확인하세요).")
 
 
 @register("w07-tf-greedy-test")
 def greedy(k, greedy_decode) -> None:
     g = generator(820)
-    for label, lengths, max_len, (sos, eos, pad), bias, seed in DECODE_CASES:
+    for i, (label, lengths, groups, max_len, (sos, eos, pad), seed) in enumerate(DECODE_CASES):
         with case(f"greedy_decode ({label})"):
-            local, remote = _translator(k, seed, pad_id=pad, eos_id=eos, eos_bias=bias)
-            src = _tokens(g, lengths, max(lengths), 9, pad)
-            training = seed % 2 == 0
+            local, remote = _markov(k, seed, ids=(sos, eos, pad), eos_shift=(40.0, 40.0, 40.0) if i == 4 else (4.0, 0.0, -4.0))
+            src = _sources(lengths, groups, pad, g)
+            training = i % 2 == 0
             remote.train(training)
             got = greedy_decode.call(remote, src, max_len, sos_id=sos, eos_id=eos, pad_id=pad)
             want = ref.greedy_decode(local, src, max_len, sos_id=sos, eos_id=eos, pad_id=pad)
             _tokens_equal(got, want, "생성된 토큰")
+            _decode_steps(remote, local, "greedy_decode")
             _check_mode_kept(remote, training, "greedy_decode")
 
 
@@ -532,32 +578,40 @@ def greedy(k, greedy_decode) -> None:
 def beam(k, beam_search) -> None:
     g = generator(850)
     configs = [(3, 1.0), (1, 1.0), (4, 0.0), (2, 2.0), (5, 0.6)]
-    for i, (label, lengths, max_len, (sos, eos, pad), bias, seed) in enumerate(DECODE_CASES):
+    for i, (label, lengths, groups, max_len, (sos, eos, pad), seed) in enumerate(DECODE_CASES):
         beam_size, alpha = configs[i]
         with case(f"beam_search (beam_size={beam_size}, alpha={alpha}, {label})"):
-            local, remote = _translator(k, seed + 20, pad_id=pad, eos_id=eos, eos_bias=bias)
-            src = _tokens(g, lengths, max(lengths), 9, pad)
+            local, remote = _markov(k, seed + 20, ids=(sos, eos, pad))
+            src = _sources(lengths, groups, pad, g)
             training = i % 2 == 0
             remote.train(training)
-            got = beam_search.call(remote, src, beam_size, max_len, alpha=alpha, sos_id=sos, eos_id=eos, pad_id=pad)
-            if not (isinstance(got, (tuple, list)) and len(got) == 2):
-                fail("(tokens, scores) 두 값을 돌려줘야 합니다.")
-            want_tokens, want_scores = ref.beam_search(local, src, beam_size, max_len, alpha=alpha, sos_id=sos,
-                                                       eos_id=eos, pad_id=pad)
-            _tokens_equal(got[0], want_tokens, "최고 가설의 토큰")
-            scores = expect_tensor(got[1], "scores")
-            assert_shape(scores, (len(lengths),), "scores")
-            assert_true(not meta(scores)["requires_grad"], "scores가 그래디언트를 갖습니다: torch.no_grad()로 탐색하세요.")
-            assert_close(scores.double(), want_scores.double(), atol=1e-4, rtol=1e-4, name="정규화된 점수(scores)")
-            if beam_size == 1:
-                greedy_tokens = ref.greedy_decode(local, src, max_len, sos_id=sos, eos_id=eos, pad_id=pad)
-                _tokens_equal(got[0], greedy_tokens, "beam_size=1의 토큰 (탐욕적 디코딩과 같아야 함)")
+            _beam_case(k, beam_search, local, remote, src, beam_size, max_len, alpha, (sos, eos, pad))
             _check_mode_kept(remote, training, "beam_search")
+    with case("beam_search (beam_size=3, alpha=1.0): <eos> 뒤에도 <eos>가 올 확률이 0.9인 모델 (끝난 가설은 늘어나면 안 됨)"):
+        local, remote = _markov(k, 870, after_eos="eos", eos_shift=(1.0, 0.0, -1.0))
+        _beam_case(k, beam_search, local, remote, _sources([4, 3, 5], [0, 1, 0], 0, g), 3, 10, 1.0, (1, 2, 0))
     with case("beam_search (beam_size=6, alpha=1.0): 긴 문장과 짧은 문장이 섞인 배치"):
-        local, remote = _translator(k, 870, eos_bias=0.3)
-        src = _tokens(g, [7, 2, 5, 3, 6, 1], 7, 9, 0)
-        got = beam_search.call(remote, src, 6, 12, alpha=1.0)
-        want_tokens, want_scores = ref.beam_search(local, src, 6, 12, alpha=1.0)
-        _tokens_equal(got[0], want_tokens, "최고 가설의 토큰")
-        assert_close(expect_tensor(got[1], "scores").double(), want_scores.double(), atol=1e-4, rtol=1e-4,
-                     name="정규화된 점수(scores)")
+        local, remote = _markov(k, 871, eos_shift=(2.0, 0.5, -1.0))
+        _beam_case(k, beam_search, local, remote, _sources([7, 2, 5, 3, 6, 1], [0, 1, 2, 1, 0, 2], 0, g), 6, 12, 1.0,
+                   (1, 2, 0))
+
+
+def _beam_case(k, beam_search, local, remote, src, beam_size, max_len, alpha, ids):
+    sos, eos, pad = ids
+    got = beam_search.call(remote, src, beam_size, max_len, alpha=alpha, sos_id=sos, eos_id=eos, pad_id=pad)
+    if not (isinstance(got, (tuple, list)) and len(got) == 2):
+        fail("(tokens, scores) 두 값을 돌려줘야 합니다.")
+    want_tokens, want_scores = ref.beam_search(local, src, beam_size, max_len, alpha=alpha, sos_id=sos, eos_id=eos,
+                                               pad_id=pad)
+    _tokens_equal(got[0], want_tokens, "최고 가설의 토큰")
+    scores = expect_tensor(got[1], "scores")
+    assert_shape(scores, (src.shape[0],), "scores")
+    assert_true(not meta(scores)["requires_grad"], "scores가 그래디언트를 갖습니다: torch.no_grad()로 탐색하세요.")
+    assert_close(scores.double(), want_scores.double(), atol=1e-4, rtol=1e-4, name="정규화된 점수(scores)")
+    if beam_size == 1:
+        local.calls.clear()
+        greedy_tokens = ref.greedy_decode(local, src, max_len, sos_id=sos, eos_id=eos, pad_id=pad)
+        _tokens_equal(got[0], greedy_tokens, "beam_size=1의 토큰 (탐욕적 디코딩과 같아야 함)")
+        local.calls.clear()
+        ref.beam_search(local, src, beam_size, max_len, alpha=alpha, sos_id=sos, eos_id=eos, pad_id=pad)
+    _decode_steps(remote, local, "beam_search")
