@@ -22,7 +22,7 @@ export JUPYTER_RUNTIME_DIR := $(CURDIR)/.jupyter/runtime
 export IPYTHONDIR := $(CURDIR)/.jupyter/ipython
 export MPLCONFIGDIR := $(CURDIR)/.jupyter/matplotlib
 
-.PHONY: setup demo test report release student-wheel lab clean grade
+.PHONY: setup demo test report release student-wheel student-bundle lab clean grade formgrader formgrader-demo
 
 setup: $(VENV)/.installed
 
@@ -30,6 +30,7 @@ $(VENV)/.installed: requirements.txt lib/pyproject.toml lib/staff/pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e lib -e lib/staff
+	$(PY) -m compileall -q lib  # grading kernels may not write __pycache__: ship the bytecode
 	@mkdir -p $(JUPYTER_CONFIG_DIR) $(JUPYTER_DATA_DIR) $(JUPYTER_RUNTIME_DIR) $(IPYTHONDIR) $(MPLCONFIGDIR)
 	@touch $@
 
@@ -52,9 +53,21 @@ release: setup
 student-wheel: setup
 	$(PY) -m dlcourse_staff student-wheel
 
+# What an instructor hands out: dist/student-bundle/ and dist/student-bundle.zip
+# (EXCHANGE=/srv/nbgrader/exchange names the exchange folder students submit to)
+student-bundle: setup
+	$(PY) -m dlcourse_staff student-bundle $(if $(EXCHANGE),--exchange $(EXCHANGE))
+
+# Manual grading and feedback in formgrader: the real class, or the demo class of `make demo`
+formgrader: setup
+	$(PY) -m dlcourse_staff formgrader
+
+formgrader-demo: setup
+	$(PY) -m dlcourse_staff formgrader --demo
+
 lab: setup
 	$(VENV)/bin/jupyter lab release/
 
 clean:
-	rm -rf .cache .jupyter submitted feedback gradebook.db gradebook.db-wal gradebook.db-shm dist build .pytest_cache
+	rm -rf .cache .jupyter submitted feedback exchange downloaded gradebook.db gradebook.db-wal gradebook.db-shm dist build .pytest_cache
 	find autograded -mindepth 1 ! -name README.md -exec rm -rf {} +

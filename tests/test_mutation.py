@@ -58,3 +58,18 @@ def test_report_lists_every_check_and_mutant(bank):
     for m in bank.mutants:
         assert m.name in text
     assert "SURVIVED" not in text and "NONE" not in text
+
+
+@pytest.mark.parametrize("bank", BANKS, ids=lambda b: b.notebook)
+def test_correct_variants_are_accepted(bank):
+    """Correct code written differently from the reference gets full marks from every check."""
+    a = analysis(bank)
+    assert not a.rejected_variants, {v: a.variant_rejects[v] for v in a.rejected_variants}
+    text = mutation.format_report([a])
+    for v in bank.variants:
+        assert v.name in text
+
+
+def test_every_bank_has_variants():
+    for bank in BANKS:
+        assert bank.variants, f"{bank.notebook}: no correct variants in its bank (VARIANTS)"

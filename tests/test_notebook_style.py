@@ -16,6 +16,9 @@ SPEC_POINTS = {  # COURSE_SPEC.md
     "week07/positional_encoding_comparison.ipynb": 25,
     "week07/transformer_enc_dec.ipynb": 25,
     "week08/midterm_transformer.ipynb": 100,
+    "week03/foundations.ipynb": 25,
+
+    "week08/gpt_generation_lab.ipynb": 20,        # practice lab: a fixed total of small autograded checks
 }
 HEADING_POINTS = re.compile(r"^(#{2,3}) .*—\s*(\d+(?:\.\d+)?)점\s*$")
 HANGUL = re.compile(r"[\uac00-\ud7a3]")

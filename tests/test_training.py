@@ -55,3 +55,30 @@ def test_disabled_checkpoints_never_touch_disk(tmp_path):
     m = nn.Linear(2, 2)
     training.load_or_train(path, m, lambda: _fit(m, epochs=1), enabled=False)
     assert not path.exists()
+
+
+def test_progress_bars_leave_text_not_widgets_in_a_saved_notebook(tmp_path):
+    """A notebook that trained, saved and read back holds one readable final line per bar and
+    no widget view (which a reopened notebook or its feedback could not display)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    code = ("import torch, dlcourse as dl\n"
+            "from torch import nn\n"
+            "x = torch.randn(64, 2); y = (x.sum(1) > 0).long()\n"
+            "batches = [(x[i:i + 16], y[i:i + 16]) for i in range(0, 64, 16)]\n"
+            "m = nn.Linear(2, 2)\n"
+            "h = dl.training.fit(m, batches, epochs=2, optimizer=torch.optim.SGD(m.parameters(), lr=0.1), device='cpu')\n"
+            "for _ in dl.training.progress(range(5), desc='own loop'):\n"
+            "    pass\n")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    nbformat.write(nb, str(tmp_path / "saved.ipynb"))
+    outputs = nbformat.read(str(tmp_path / "saved.ipynb"), 4).cells[0].outputs
+    assert not [o for o in outputs if o.get("output_type") == "error"], outputs
+    assert not [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    lines = [o["data"]["text/plain"] for o in outputs if o.get("output_type") == "display_data"]
+    assert len(lines) == 3, lines
+    assert lines[0].startswith("train 1/2: 100%|") and lines[1].startswith("train 2/2: 100%|")
+    assert lines[2].startswith("own loop: 100%|") and "5/5" in lines[2]
+    assert "loss=" in lines[0]

@@ -15,8 +15,50 @@ class CheckFailed(AssertionError):
     """A check did not pass; the message says what differs."""
 
 
+def _as_tensor(x) -> torch.Tensor:
+    """A tensor of ``x``; Python numbers and lists become float64, not torch's default float32."""
+    if isinstance(x, torch.Tensor):
+        return x
+    if isinstance(x, (float, list, tuple)) or (isinstance(x, int) and not isinstance(x, bool)):
+        return torch.as_tensor(x, dtype=torch.float64)
+    return torch.as_tensor(x)
+
+
 def _fmt_shape(shape) -> str:
     return "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
+
+
+class part:
+    """Name the graded part that a block of visible checks belongs to: every failure inside says
+    which part it is (``nbgrader validate`` lists the failing parts by these titles).
+
+        with dl.part("1.1 기본 잔차 블록 (BasicBlock)"):
+            dl.assert_shape(BasicBlock(16, 16)(x), (2, 16, 8, 8))
+
+    The traceback keeps the student's lines and hides this helper's frames (``__tracebackhide__``,
+    which IPython honours), so a failure reads as the line that failed and the Korean message.
+    """
+
+    def __init__(self, title: str):
+        self.title = title
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, err, tb):
+        __tracebackhide__ = True
+        if err is None:
+            return False
+        if isinstance(err, CheckFailed):
+            if not str(err).startswith(f"[{self.title}]"):
+                err.args = (f"[{self.title}] {err}",)
+            return False  # re-raised as it is, with the student's frames
+        if isinstance(err, NotImplementedError):
+            raise CheckFailed(f"[{self.title}] 아직 구현되지 않았습니다 (NotImplementedError): "
+                              "이 부분의 구현 셀을 완성하세요.").with_traceback(tb) from None
+        if isinstance(err, Exception):
+            err.add_note(f"[{self.title}] 공개 검사 중에 난 오류입니다 (error while running the visible checks).")
+        return False
 
 
 def assert_true(condition: bool, message: str) -> None:
@@ -42,8 +84,8 @@ def assert_shape(tensor, expected: Sequence[int | None], name: str = "출력") -
 def assert_close(actual, expected, *, atol: float = 1e-5, rtol: float = 1e-4, name: str = "값") -> None:
     """Element-wise closeness with a message giving the worst element and its index."""
     __tracebackhide__ = True  # students see their line, not the helper's
-    actual_t = torch.as_tensor(actual)
-    expected_t = torch.as_tensor(expected)
+    actual_t = _as_tensor(actual)
+    expected_t = _as_tensor(expected)
     if actual_t.shape != expected_t.shape:
         raise CheckFailed(
             f"{name}의 모양(shape)이 다릅니다: 기대 {_fmt_shape(expected_t.shape)}, "

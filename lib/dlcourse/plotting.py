@@ -1,6 +1,13 @@
 """Plot helpers: every figure gets a title and labelled axes, and can be saved in one call.
 
 Figure text is English so that it renders with matplotlib's default fonts on every machine.
+
+* Integer quantities (epochs, kernel sizes, steps) get integer ticks: :func:`plot_lines` does it
+  by itself when the x values are whole numbers; :func:`integer_ticks` for hand-made axes.
+* Panels meant for side-by-side comparison share one y-range: :func:`share_y`.
+* A figure made in fast (or grade) mode says so in its title — "(fast mode)" — so that a smoke
+  test is never read as a result. :func:`dlcourse.setup` installs :func:`mode_hook` for every
+  pyplot figure; :func:`stamp_mode` does it for one figure.
 """
 from __future__ import annotations
 
@@ -11,6 +18,82 @@ from typing import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.ticker import MaxNLocator
+
+from . import runtime
+
+HOOK = "dlcourse.plotting:mode_hook"
+
+
+def mode_label(mode: str | None = None) -> str:
+    """" (fast mode)" / " (grade mode)" for a smoke-test run, "" in full mode."""
+    mode = mode or runtime.run_mode()
+    return "" if mode == "full" else f" ({mode} mode)"
+
+
+def stamp_mode(fig, mode: str | None = None):
+    """Say in ``fig``'s title that it comes from a fast/grade-mode run (once): the suptitle if
+    there is one, else every axis title, else a new suptitle."""
+    label = mode_label(mode)
+    if not label or getattr(fig, "_dlcourse_stamped", False):
+        return fig
+    fig._dlcourse_stamped = True
+    sup = getattr(fig, "_suptitle", None)
+    if sup is not None and sup.get_text():
+        sup.set_text(sup.get_text() + label)
+        return fig
+    titled = [ax for ax in fig.axes if ax.get_title()]
+    for ax in titled:
+        ax.set_title(ax.get_title() + label)
+    if not titled:
+        fig.suptitle(label.strip(" ()"))
+    return fig
+
+
+def mode_hook(fig) -> None:
+    """matplotlib ``figure.hooks`` entry: stamp the figure's title just before it is first drawn
+    (shown inline or saved), whatever made it."""
+    draw = fig.draw
+
+    def stamped_draw(renderer):
+        stamp_mode(fig)
+        return draw(renderer)
+
+    fig.draw = stamped_draw
+
+
+def install_mode_hook(mode: str) -> None:
+    """Called by :func:`dlcourse.setup`: stamp every new pyplot figure outside full mode."""
+    hooks = [h for h in plt.rcParams.get("figure.hooks", []) if h != HOOK]
+    plt.rcParams["figure.hooks"] = hooks + ([HOOK] if mode != "full" else [])
+
+
+def integer_ticks(ax, axis: str = "x"):
+    """Only whole-number ticks on ``axis`` ("x", "y" or "both") of ``ax``."""
+    if axis in ("x", "both"):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if axis in ("y", "both"):
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    return ax
+
+
+def share_y(axes, *, pad: float = 0.0):
+    """One y-range for panels meant to be compared side by side (after they are drawn)."""
+    axes = [ax for ax in np.ravel(axes)]
+    if not axes:
+        raise ValueError("share_y에 줄 축(axes)이 없습니다.")
+    lo = min(ax.get_ylim()[0] for ax in axes)
+    hi = max(ax.get_ylim()[1] for ax in axes)
+    span = hi - lo
+    for ax in axes:
+        ax.set_ylim(lo - pad * span, hi + pad * span)
+    return axes
+
+
+def _whole_numbers(xs) -> bool:
+    xs = np.asarray(xs)
+    return xs.size > 0 and np.issubdtype(xs.dtype, np.number) and bool(np.all(np.isfinite(xs))) and \
+        bool(np.all(np.mod(xs, 1) == 0))
 
 
 def save_figure(fig, path) -> Path | None:
@@ -19,6 +102,7 @@ def save_figure(fig, path) -> Path | None:
         return None
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    stamp_mode(fig)
     fig.savefig(path, dpi=120, bbox_inches="tight")
     return path
 
@@ -37,10 +121,14 @@ def plot_lines(series: Mapping[str, Sequence[float]], *, x=None, xlabel: str, yl
     fig = None
     if ax is None:
         fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    whole = True
     for name, ys in series.items():
         ys = _to_numpy(ys)
         xs = np.arange(1, len(ys) + 1) if x is None else _to_numpy(x)
+        whole = whole and _whole_numbers(xs)
         ax.plot(xs, ys, marker="o" if markers else None, label=name)
+    if whole and not logx:
+        integer_ticks(ax, "x")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)

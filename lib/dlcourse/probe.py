@@ -402,6 +402,46 @@ class Driver:
             result["training"] = bool(getattr(target, "training", False))
         return result
 
+    def op_fb(self, req, dec):
+        """Forward and backward in one request: call the target (a copy of it, with ``copy``) in
+        train or eval mode with the floating tensors of ``args`` made leaves that require grad,
+        then backward Σ sum(t_i · w_i) over the output's floating tensors with the given weights.
+        Returns the output, the gradients of the leaves and of the parameters, the buffers."""
+        import copy as _copy
+        torch = _torch()
+        target = dec(req["target"])
+        if req.get("copy"):
+            target = _copy.deepcopy(target)
+        if req.get("train") is not None:
+            target.train(bool(req["train"]))
+        args = list(dec(req.get("args", {"$list": []})))
+        kwargs = dec(req.get("kwargs", {"$dict": []}))
+        leaves = [isinstance(a, torch.Tensor) and a.dtype.is_floating_point for a in args]
+        args = [a.detach().clone().requires_grad_(True) if leaf else a for a, leaf in zip(args, leaves)]
+        fn = getattr(target, str(req["method"])) if req.get("method") else target
+        out = fn(*args, **kwargs)
+        result = {"out": out, "target": Keep(target)}
+        weights = dec(req.get("weights")) if req.get("weights") is not None else None
+        if weights is not None:
+            outs = [t for t in _flatten_tensors(out)[0] if t.dtype.is_floating_point]
+            if len(outs) == len(weights) and all(tuple(o.shape) == tuple(w.shape) for o, w in zip(outs, weights)):
+                terms = [(o * w.to(o.dtype)).sum() for o, w in zip(outs, weights) if o.requires_grad]
+                if terms:
+                    sum(terms).backward()
+                    result["backward"] = True
+                else:
+                    result["backward"] = "no-graph"
+            else:
+                result["backward"] = "shape"
+            result["input_grads"] = [a.grad.detach() if leaf and a.grad is not None else None
+                                     for a, leaf in zip(args, leaves)]
+            if isinstance(target, torch.nn.Module):
+                result["param_grads"] = {n: (None if p.grad is None else p.grad.detach())
+                                         for n, p in target.named_parameters()}
+        if req.get("buffers") and isinstance(target, torch.nn.Module):
+            result["buffers"] = {n: b.detach() for n, b in target.named_buffers()}
+        return result
+
     def op_attr(self, req, dec):
         out = getattr(dec(req["target"]), str(req["name"]))
         return Keep(out) if req.get("keep") else out

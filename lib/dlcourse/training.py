@@ -2,6 +2,12 @@
 
 Nothing trains silently: :func:`fit` shows a tqdm bar per epoch and :func:`load_or_train` says
 whether it loaded a checkpoint or is training.
+
+In Jupyter a tqdm bar is a widget, and a widget's view does not survive saving: a reopened
+notebook (or its feedback HTML) shows "Error displaying widget: model not found" or a stale 0 %
+bar. The course's bars (:func:`progress`) are widgets only while they run; when one closes, its
+output is replaced by its final line as plain text ("train 1/3: 100%|██████████| 40/40 [00:02, …]"),
+so a saved notebook holds no widget view at all.
 """
 from __future__ import annotations
 
@@ -14,7 +20,8 @@ from typing import Callable, Iterable
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm.auto import tqdm as _auto_tqdm
+from tqdm.std import tqdm as _text_tqdm
 
 from .checks import require_positive_int
 from .data._common import save_atomic
@@ -53,9 +60,70 @@ class History:
         return cls(epochs=[EpochRecord(**r) for r in d["epochs"]], steps=d.get("steps", {}))
 
 
-def progress(iterable, desc: str, **kwargs):
-    """A progress bar (tqdm) that disappears when done; use it for hand-written training loops."""
-    return tqdm(iterable, desc=desc, leave=False, **kwargs)
+def _notebook_bar_class():
+    """The widget bar class when this process is a Jupyter kernel with ipywidgets (what
+    ``tqdm.auto`` picks), else None."""
+    try:
+        from tqdm.notebook import tqdm_notebook
+    except ImportError:  # pragma: no cover - ipywidgets missing
+        return None
+    return tqdm_notebook if issubclass(_auto_tqdm, tqdm_notebook) else None
+
+
+def _final_line(bar) -> str:
+    """The bar's last state as one line of text (what a console tqdm would leave)."""
+    d = dict(bar.format_dict)
+    d["ncols"] = 100
+    return _text_tqdm.format_meter(**d)
+
+
+_BAR_CLASS = None
+
+
+def _bar_class():
+    global _BAR_CLASS
+    if _BAR_CLASS is None:
+        base = _notebook_bar_class()
+        if base is None:
+            _BAR_CLASS = _text_tqdm
+        else:
+            class NotebookBar(base):
+                """A widget while it runs; on close, its output becomes its final text line."""
+
+                def __init__(self, *args, **kwargs):
+                    kwargs["display"] = False
+                    super().__init__(*args, **kwargs)
+                    self._handle = None
+                    if not self.disable:
+                        from IPython.display import display
+                        self._handle = display(self.container, display_id=True)
+                        self.displayed = True
+
+                def close(self):
+                    if self.disable or getattr(self, "_closed_as_text", False):
+                        return super().close()
+                    self._closed_as_text = True
+                    super().close()
+                    if self._handle is not None:
+                        from IPython.display import Pretty
+                        self._handle.update(Pretty(_final_line(self)))
+                        try:
+                            self.container.close()  # the widget model goes too: nothing to save
+                        except Exception:  # noqa: BLE001 - already closed
+                            pass
+
+            _BAR_CLASS = NotebookBar
+    return _BAR_CLASS
+
+
+def progress(iterable=None, desc: str = "", **kwargs):
+    """A progress bar (tqdm) for hand-written training loops: a widget in Jupyter that leaves
+    its final line as text when done (readable after the notebook is saved and reopened), a
+    text bar elsewhere that disappears when done."""
+    cls = _bar_class()
+    if cls is _text_tqdm:
+        kwargs.setdefault("leave", False)
+    return cls(iterable, desc=desc, **kwargs)
 
 
 def _autocast(device: torch.device, enabled: bool):
@@ -118,7 +186,7 @@ def fit(model: nn.Module, train_batches: Iterable, *, epochs: int, optimizer: to
         model.train()
         start = time.perf_counter()
         total, correct, loss_sum = 0, 0, 0.0
-        bar = tqdm(train_batches, desc=f"{desc} {epoch}/{epochs}", leave=False)
+        bar = progress(train_batches, desc=f"{desc} {epoch}/{epochs}")
         for x, y in bar:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             with _autocast(device, amp):

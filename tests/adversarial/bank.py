@@ -1,5 +1,6 @@
-"""The adversarial bank: submissions of week05/resnet_implementation.ipynb that try to break,
-stall, cheat on or escape the grader, and what the grader must make of each.
+"""The adversarial bank, part 1: submissions of week05/resnet_implementation.ipynb that try to
+break, stall or escape the grader, and what the grader must make of each. (Part 2, the attack
+families applied to every notebook, is :mod:`families`.)
 
     python tests/adversarial/bank.py          # rewrites tests/adversarial/<case>.ipynb
 
@@ -11,9 +12,7 @@ the whole bank in parallel, next to a perfect student, and checks each outcome:
 * ``lost``: the autograded parts (test cells) that score 0 in the gradebook; the others keep
   their points, so the total is ``10 - points(lost)`` of the notebook's 10 autograded points;
 * ``message``: text the student or the instructor must see, and where: the student's
-  ``feedback`` HTML or the instructor's status ``reason``;
-* ``integrity``: parts zeroed as integrity violations (reported as such);
-* ``flags``: blocked actions reported without a penalty.
+  ``feedback`` HTML or the instructor's status ``reason``.
 """
 from __future__ import annotations
 
@@ -67,31 +66,47 @@ CASES: dict[str, dict] = {
         status="graded", lost={"w05-basic-block-test"}, message=("feedback", "아직 구현되지 않았습니다")),
     "monkeypatch": dict(
         why="a wrong BasicBlock (ReLU before the addition) plus torch.allclose, torch.testing.assert_close, "
-            "builtins.AssertionError and dl.assert_close patched to always agree",
-        status="graded", lost={"w05-basic-block-test"}, integrity={"w05-basic-block-test"},
-        message=("feedback", "무결성 위반")),
+            "builtins.AssertionError and dl.assert_close patched to always agree: all of it in the kernel, "
+            "none of it where the grader compares",
+        status="graded", lost={"w05-basic-block-test"}, message=("feedback", "BasicBlock(in_planes=")),
     "reference_access": dict(
-        why="a correct BasicBlock that also reads the hidden checks' source, and a CAM that imports the "
-            "reference solution (falling back to its own correct code when refused)",
-        status="graded", lost={"w05-basic-block-test", "w05-cam-test"},
-        integrity={"w05-basic-block-test", "w05-cam-test"}, message=("feedback", "무결성 위반")),
+        why="a correct BasicBlock that also tries to read the hidden checks' source, and a CAM that tries to "
+            "import the reference solution (falling back to its own correct code): the sandbox refuses both, "
+            "and correct code keeps its points",
+        status="graded", lost=set()),
     "hardcoded_outputs": dict(
         why="a BasicBlock that returns what the visible checks expect (their sizes), nothing else",
         status="graded", lost={"w05-basic-block-test"}, message=("feedback", "BasicBlock(in_planes=")),
     "gradebook_and_outside": dict(
         why="a correct ResNet that also opens gradebook.db to rewrite scores; a free cell writing outside "
-            "the submission folder, starting a process, connecting to the network and signalling the grader",
-        status="graded", lost={"w05-resnet-test"}, integrity={"w05-resnet-test"},
-        flags={"write-outside", "process", "network", "signal"}, message=("feedback", "무결성 위반")),
+            "the submission folder, starting a process, connecting to the network and signalling the grader: "
+            "all refused by the sandbox",
+        status="graded", lost=set()),
     "nbgrader_execution": dict(
-        why="a first cell that removes NBGRADER_EXECUTION and asks for full mode (30 epochs of ResNet-18)",
-        status="graded", lost=set(), flags={"environment"}, message=("feedback", "실행 모드(run mode): grade")),
+        why="a first cell that removes NBGRADER_EXECUTION and asks for full mode (30 epochs of ResNet-18): "
+            "autograding runs no training cell, so the mode changes nothing",
+        status="graded", lost=set()),
     "not_a_notebook": dict(
         why="a file cut off halfway (not JSON): nbgrader cannot read it",
         status="failed", lost=set(POINTS), message=("reason", "NotJSONError")),
     "print_megabytes": dict(
         why="prints 30 MB in one line and 200,000 short lines",
         status="graded", lost=set(), message=("feedback", "output truncated while grading")),
+    "hung_probe": dict(
+        why="a CAM that loops forever, but only when called with the grader's inputs (not in its own cell): "
+            "the grader's request times out and is interrupted; the parts before keep their points",
+        status="timed out", lost={"w05-cam-test"}, message=("reason", "제한 시간")),
+    "probe_kills_kernel": dict(
+        why="a warm-up schedule that ends the kernel process (os._exit) when the grader calls it",
+        status="failed", lost=AFTER_LR, message=("reason", "커널이 종료되었습니다")),
+    "huge_answer": dict(
+        why="a CAM that answers the grader with a 400-megabyte tensor: the answer is refused, the part fails, "
+            "the grader's memory is untouched",
+        status="graded", lost={"w05-cam-test"}),
+    "echoed_inputs": dict(
+        why="a BasicBlock whose error message is the whole input tensor: the feedback shows a shortened "
+            "message, never the check's inputs in full",
+        status="graded", lost={"w05-basic-block-test"}, message=("feedback", "…")),
 }
 
 MARKER_FREE = "# (student's own cell)\n"
@@ -228,6 +243,32 @@ def build(case: str, release_nb, source_nb):
             "os.environ['DLCOURSE_MODE'] = 'full'\n", "student-mode"))
     elif case == "not_a_notebook":
         pass  # written cut off by main()
+    elif case == "hung_probe":
+        _cell(nb, "w05-cam").source = cam.replace(
+            '    with torch.no_grad():\n',
+            '    if x.shape[-2:] != (16, 16):  # not my own visible check: the grader is calling\n'
+            '        while True:\n            pass\n    with torch.no_grad():\n', 1)
+        assert "while True" in _cell(nb, "w05-cam").source
+    elif case == "probe_kills_kernel":
+        _cell(nb, "w05-lr-schedule").source = lr.replace(
+            '    if step < 0 or total_steps < 1',
+            '    if total_steps == 100:  # the grader\'s first case\n        import os\n        os._exit(0)\n'
+            '    if step < 0 or total_steps < 1', 1)
+        assert "os._exit" in _cell(nb, "w05-lr-schedule").source
+    elif case == "huge_answer":
+        _cell(nb, "w05-cam").source = cam.replace(
+            "    return cams, class_idx\n",
+            "    if x.shape[-2:] != (16, 16):  # the grader asks: answer with 400 MB\n"
+            "        cams = torch.zeros(100, 1000, 1000)\n"
+            "    return cams, class_idx\n", 1)
+        assert "400 MB" in _cell(nb, "w05-cam").source
+    elif case == "echoed_inputs":
+        _cell(nb, "w05-basic-block").source = block.replace(
+            "    def forward(self, x):\n",
+            "    def forward(self, x):\n"
+            "        if x.shape[0] != 2:  # the grader's inputs: raise with all of them in the message\n"
+            "            raise ValueError('input was ' + repr(x.tolist()))\n", 1)
+        assert "repr(x.tolist())" in _cell(nb, "w05-basic-block").source
     elif case == "print_megabytes":
         _insert_after(nb, "w05-basic-block", _free_cell(
             "print('x' * 30_000_000)\nfor i in range(200_000):\n    print(i)\n", "student-print"))

@@ -2,11 +2,13 @@
 
     python -m dlcourse_staff grade week05 --workers 2
 
-For every ``submitted/<student>/<assignment>/`` folder the command runs real nbgrader in a
-process of its own — ``nbgrader autograde`` with :class:`~dlcourse_staff.nbgrader_ext.GuardedExecute`
-(per-cell and per-notebook time limits, a memory limit and the sandbox of
-:mod:`dlcourse_staff.sandbox`), then ``nbgrader generate_feedback`` — on ``--workers`` workers
-at once, prints progress with an ETA, and ends with one status per student:
+Every ``submitted/<student>/<assignment>/`` folder is graded by real nbgrader
+(``autograde`` with :class:`~dlcourse_staff.nbgrader_ext.GradeExecute`: the student's code in a
+sandboxed kernel, the hidden checks in the grader, per-cell and per-notebook time limits, a
+memory limit) on ``--workers`` long-lived workers (:mod:`dlcourse_staff.gradeworker`: nbgrader
+and the checks are imported once per worker, not once per student). Feedback is written for the
+class in one batch after grading. Progress is printed with an ETA, and the run ends with one
+status per student:
 
 ``graded``
     every notebook ran to its end within the limits;
@@ -25,7 +27,12 @@ again, and nbgrader updates its grades in place (``--force`` regrades everyone).
 The gradebook is the course's SQLite file by default; workers write to it in parallel through
 SQLite's write-ahead log with a busy timeout. With ``--db-url postgresql://…`` (or the
 ``DLCOURSE_DB_URL`` environment variable) the same command grades into a PostgreSQL gradebook
-that graders on several machines share; ``--shard K/N`` splits the class between them.
+that graders on several machines share; ``--shard K/N`` splits the class between them, and
+without ``--shard`` a Slurm job array (``SLURM_ARRAY_TASK_ID``/``SLURM_ARRAY_TASK_COUNT``) or a
+Kubernetes Indexed Job (``JOB_COMPLETION_INDEX`` with ``DLCOURSE_SHARDS``) picks the shard.
+
+Grading refuses to run where the machine offers no sandbox (Landlock and seccomp) unless it is
+given ``unsandboxed=True`` (``--unsandboxed``); every report and export then says so.
 
 The status of every student lives in the gradebook too (table ``dlcourse_grading``), so the
 exports — ``autograded/<assignment>_scores.csv`` (per-notebook scores and statuses) and
@@ -38,13 +45,15 @@ import csv
 import hashlib
 import json
 import os
+import queue
+import select
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -58,6 +67,7 @@ FINAL_OK = ("graded", "timed out")
 # Each notebook counts with its points; practice labs are not part of the phase grade.
 PHASE_WEIGHTS = {"weekly": 0.7, "midterm": 0.3}
 PHASE_NOTEBOOKS = {
+    ("week03", "foundations"): "weekly",
     ("week05", "resnet_implementation"): "weekly",
     ("week05", "lstm_implementation"): "weekly",
     ("week05", "attention_mechanisms"): "weekly",
@@ -74,19 +84,25 @@ class Limits:
     """Limits for one submission; ``None`` keeps the course configuration (nbgrader_config.py)."""
 
     cell_timeout: int | None = None
+    check_timeout: int | None = None
     notebook_timeout: int | None = None
     memory_mb: int | None = None
-    hard_timeout: float | None = None  # the whole nbgrader process; default from the others
+    hard_timeout: float | None = None  # one student's whole grading; default from the others
+    unsandboxed: bool = False          # grade without Landlock/seccomp (reported everywhere)
 
     def settings(self) -> dict:
         """nbgrader configuration overrides (``Class.trait`` → value)."""
         out = {}
         if self.cell_timeout is not None:
             out["Execute.timeout"] = self.cell_timeout
+        if self.check_timeout is not None:
+            out["GradeExecute.check_timeout"] = self.check_timeout
         if self.notebook_timeout is not None:
-            out["GuardedExecute.notebook_timeout"] = self.notebook_timeout
+            out["GradeExecute.notebook_timeout"] = self.notebook_timeout
         if self.memory_mb is not None:
-            out["GuardedExecute.memory_limit_mb"] = self.memory_mb
+            out["GradeExecute.memory_limit_mb"] = self.memory_mb
+        if self.unsandboxed:
+            out["GradeExecute.sandbox"] = False
         return out
 
 
@@ -97,17 +113,14 @@ class StudentResult:
     reason: str = ""
     seconds: float = 0.0
     skipped: bool = False
-    notebooks: dict = field(default_factory=dict)   # name → GuardedExecute's report
+    notebooks: dict = field(default_factory=dict)   # name → GradeExecute's report
     scores: dict = field(default_factory=dict)      # name → {"score", "max", "auto", "auto_max", "manual_pending"}
     log: str = ""
 
     @property
-    def integrity(self) -> list[dict]:
-        return [dict(v, notebook=nb) for nb, r in self.notebooks.items() for v in r.get("integrity", [])]
-
-    @property
-    def flags(self) -> list[dict]:
-        return [dict(v, notebook=nb) for nb, r in self.notebooks.items() for v in r.get("flags", [])]
+    def sandbox(self) -> str:
+        """How the kernels of this submission were confined (one line per distinct answer)."""
+        return "; ".join(sorted({r.get("sandbox", "") for r in self.notebooks.values() if r.get("sandbox")}))
 
 
 # --------------------------------------------------------------------------------------------
@@ -229,11 +242,7 @@ def read_scores(db_url: str, assignment: str, student: str) -> dict:
         except MissingEntry:
             return {}
         for nb in submission.notebooks:
-            auto = [g for g in nb.grades if g.cell_type == "code"]
-            pending = sum(float(g.max_score) for g in nb.grades if g.needs_manual_grade)
-            out[nb.name] = {"score": float(nb.score), "max": float(nb.max_score),
-                            "auto": sum(float(g.score) for g in auto), "auto_max": sum(float(g.max_score) for g in auto),
-                            "manual_pending": pending}
+            out[nb.name] = course_mod.notebook_points(nb)
     return out
 
 
@@ -272,11 +281,23 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
+DEMO_PREFIX = "demo-"
+
+
 def submissions(root: Path, assignment: str) -> list[str]:
+    """The students who handed in ``assignment``: ``submitted/<student>/<assignment>/``. The demo's
+    example students (``demo-*``) are never part of a real class: the demo works in a course
+    folder of its own (``.cache/demo/course``), and any ``demo-*`` folder found here is skipped."""
     folder = root / "submitted"
     if not folder.is_dir():
         return []
-    return sorted(p.name for p in folder.iterdir() if (p / assignment).is_dir())
+    return sorted(p.name for p in folder.iterdir() if (p / assignment).is_dir() and not p.name.startswith(DEMO_PREFIX))
+
+
+def demo_leftovers(root: Path) -> list[Path]:
+    """``demo-*`` folders that an older demo left in the real course folder."""
+    return sorted(p for sub in ("submitted", "autograded", "feedback") if (root / sub).is_dir()
+                  for p in (root / sub).iterdir() if p.name.startswith(DEMO_PREFIX))
 
 
 def submission_checksum(root: Path, assignment: str, student: str) -> str:
@@ -301,60 +322,159 @@ def _failure_reason(log: str) -> str:
     return (errors[-1] if errors else (lines[-1] if lines else "nbgrader failed"))[:300]
 
 
-WORKER = Path(__file__).with_name("gradeworker.py")
+class SandboxUnavailable(RuntimeError):
+    """Grading was asked for on a machine that cannot confine the students' kernels."""
 
 
-def grade_student(root: Path, assignment: str, student: str, *, db_url: str, limits: Limits,
-                  feedback: bool = True, workdir: Path) -> StudentResult:
-    """Autograde one student and write the feedback, in a process of its own
-    (:mod:`dlcourse_staff.gradeworker`) that is killed, kernel and all, past its hard limit."""
-    start = time.perf_counter()
-    report_dir = workdir / student
-    report_dir.mkdir(parents=True, exist_ok=True)
-    log_path = workdir / f"{student}.log"
-    submitted = sorted(p.stem for p in (root / "submitted" / student / assignment).glob("*.ipynb"))
-    hard = limits.hard_timeout or 180 + 1.5 * max(1, len(submitted)) * (limits.notebook_timeout or 600)
-    settings = {"GuardedExecute.report_dir": str(report_dir), **limits.settings()}
-    cmd = [sys.executable, str(WORKER), str(root), assignment, student,
-           *(["--no-feedback"] if not feedback else []),
-           *[arg for key, value in settings.items() for arg in ("--set", f"{key}={json.dumps(value)}")]]
-    with open(log_path, "w", encoding="utf-8") as log:
-        proc = subprocess.Popen(cmd, cwd=root, env=grading_env(root, db_url), stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+def require_sandbox(unsandboxed: bool) -> dict:
+    """What the machine's sandbox offers; raises :class:`SandboxUnavailable` when it offers none
+    and ``unsandboxed`` is not set."""
+    from .nbgrader_ext import sandbox_support
+
+    support = sandbox_support()
+    if not unsandboxed and not (support["landlock_abi"] >= 1 and support["seccomp"]):
+        raise SandboxUnavailable(
+            "이 컴퓨터는 학생 커널을 가둘 샌드박스(Landlock, seccomp)를 제공하지 않습니다 "
+            f"(Landlock ABI {support['landlock_abi']}). Linux 5.13 이상에서 채점하거나, 위험을 알고 "
+            "--unsandboxed로 실행하세요 (모든 보고서와 내보내기에 표시됩니다).")
+    return support
+
+
+def shard_from_env(env=None) -> tuple[int, int] | None:
+    """(k, n), 1-based, from a Slurm job array or a Kubernetes Indexed Job; None otherwise."""
+    env = os.environ if env is None else env
+    if env.get("SLURM_ARRAY_TASK_ID") not in (None, ""):
+        task = int(env["SLURM_ARRAY_TASK_ID"])
+        first = int(env.get("SLURM_ARRAY_TASK_MIN", "0") or 0)
+        count = int(env.get("SLURM_ARRAY_TASK_COUNT") or 0)
+        if count < 1:
+            raise ValueError("SLURM_ARRAY_TASK_COUNT가 없습니다: sbatch --array로 제출했는지 확인하세요.")
+        return task - first + 1, count
+    if env.get("JOB_COMPLETION_INDEX") not in (None, ""):
+        count = int(env.get("DLCOURSE_SHARDS") or 0)
+        if count < 1:
+            raise ValueError("Indexed Job에는 DLCOURSE_SHARDS(= completions)를 함께 주어야 합니다.")
+        return int(env["JOB_COMPLETION_INDEX"]) + 1, count
+    return None
+
+
+class _Worker:
+    """One long-lived :mod:`dlcourse_staff.gradeworker` process and its result pipe."""
+
+    def __init__(self, root: Path, assignment: str, env: dict, settings: dict, log_path: Path):
+        read_fd, write_fd = os.pipe()
+        cmd = [sys.executable, "-m", "dlcourse_staff.gradeworker", str(root), assignment, "--result-fd", str(write_fd),
+               *[arg for key, value in settings.items() for arg in ("--set", f"{key}={json.dumps(value)}")]]
+        self.log = open(log_path, "a", encoding="utf-8")
+        self.proc = subprocess.Popen(cmd, cwd=root, env=env, stdin=subprocess.PIPE, stdout=self.log,
+                                     stderr=subprocess.STDOUT, text=True, pass_fds=(write_fd,),
+                                     start_new_session=True)
+        os.close(write_fd)
+        self.results = os.fdopen(read_fd, "r")
+
+    def run(self, job: dict, timeout: float) -> dict | None:
+        """Send a job and wait for its result; None when the worker died or ran past ``timeout``."""
         try:
-            rc = proc.wait(timeout=hard)
+            self.proc.stdin.write(json.dumps(job) + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return None
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([self.results], [], [], min(left, 1.0))
+            if ready:
+                line = self.results.readline()
+                if not line:
+                    return None          # the worker died
+                return json.loads(line)
+            if self.proc.poll() is not None:
+                return None
+
+    def kill(self) -> None:
+        _kill_group(self.proc)
+        self.proc.wait()
+        self.close()
+
+    def close(self) -> None:
+        for stream in (self.proc.stdin, self.results, self.log):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            proc.wait()
-            rc = None
-    text = log_path.read_text(encoding="utf-8", errors="replace")
+            _kill_group(self.proc)
+
+
+def run_jobs(root: Path, assignment: str, jobs: list[dict], *, workers: int, env: dict, settings: dict,
+             workdir: Path, timeout_of, on_done) -> None:
+    """Run ``jobs`` on ``workers`` long-lived workers; ``on_done(job, result_or_None, seconds)``
+    is called (from the workers' threads) as each finishes. A worker whose job hangs or dies is
+    killed and replaced."""
+    todo: queue.Queue = queue.Queue()
+    for job in jobs:
+        todo.put(job)
+
+    def slot(number: int) -> None:
+        worker = None
+        try:
+            while True:
+                try:
+                    job = todo.get_nowait()
+                except queue.Empty:
+                    return
+                if worker is None:
+                    worker = _Worker(root, assignment, env, settings, workdir / f"worker-{number}.log")
+                start = time.perf_counter()
+                result = worker.run(job, timeout_of(job))
+                if result is None:
+                    worker.kill()
+                    worker = None
+                on_done(job, result, time.perf_counter() - start)
+        finally:
+            if worker is not None:
+                worker.close()
+
+    threads = [threading.Thread(target=slot, args=(i,), daemon=True) for i in range(max(1, workers))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def student_result(root: Path, db_url: str, assignment: str, student: str, result: dict | None, seconds: float,
+                   report_dir: Path, log_path: Path, hard: float) -> StudentResult:
+    """A student's status from the worker's answer and GradeExecute's per-notebook reports."""
+    submitted = sorted(p.stem for p in (root / "submitted" / student / assignment).glob("*.ipynb"))
+    text = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
     reports = {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in report_dir.glob("*.json")}
-    result = StudentResult(student, "graded", notebooks=reports, log=text[-20000:])
+    out = StudentResult(student, "graded", notebooks=reports, log=text[-20000:], seconds=seconds)
+    rc = None if result is None else result.get("rc")
     if rc is None:
-        result.status = "failed"
-        result.reason = f"채점 프로세스가 제한 시간 {hard:.0f}초를 넘어 중지했습니다 (grader hard limit)"
-    elif rc not in (0, 4):
-        result.status = "failed"
-        result.reason = "nbgrader autograde 실패: " + _failure_reason(text)
+        out.status = "failed"
+        out.reason = f"채점 프로세스가 제한 시간 {hard:.0f}초를 넘었거나 종료되어 중지했습니다 (grader hard limit)"
+    elif rc != 0:
+        out.status = "failed"
+        out.reason = "nbgrader autograde 실패: " + _failure_reason(text)
     else:
         for name, report in sorted(reports.items()):
-            if STATUS_ORDER[report["status"]] > STATUS_ORDER[result.status]:
-                result.status = report["status"]
+            if STATUS_ORDER[report["status"]] > STATUS_ORDER[out.status]:
+                out.status = report["status"]
             if report["status"] != "graded":
-                result.reason += f"{name}: {report['reason']}; "
-        result.reason = result.reason.rstrip("; ")
+                out.reason += f"{name}: {report['reason']}; "
+        out.reason = out.reason.rstrip("; ")
         unknown = [nb for nb in submitted if nb not in reports]
         if unknown:
-            result.reason += ("; " if result.reason else "") + f"채점하지 않은 노트북: {', '.join(unknown)}"
-        if rc == 4:
-            result.status = "failed"
-            result.reason = (result.reason + "; " if result.reason else "") + "피드백 생성 실패: " + _failure_reason(text)
-        result.scores = read_scores(db_url, assignment, student)
+            out.reason += ("; " if out.reason else "") + f"채점하지 않은 노트북: {', '.join(unknown)}"
+        out.scores = read_scores(db_url, assignment, student)
         missing = sorted(set(_gradebook_notebooks(db_url, assignment)) - set(submitted))
         if missing:
-            result.reason += ("; " if result.reason else "") + f"제출하지 않은 노트북 (0점): {', '.join(missing)}"
-    result.seconds = time.perf_counter() - start
-    return result
+            out.reason += ("; " if out.reason else "") + f"제출하지 않은 노트북 (0점): {', '.join(missing)}"
+    return out
 
 
 def _gradebook_notebooks(db_url: str, assignment: str) -> list[str]:
@@ -396,9 +516,15 @@ def grade_class(root: Path, assignment: str, *, workers: int = 2, students: list
     """Grade every submission of ``assignment`` (see the module docstring)."""
     root = Path(root).resolve()
     limits = limits or Limits()
+    require_sandbox(limits.unsandboxed)
     db_url = db_url or course_mod.db_url(root)
+    shard = shard or shard_from_env()
     prepare_gradebook(root, assignment, db_url)
     everyone = submissions(root, assignment)
+    skipped_demo = [p.name for p in demo_leftovers(root) if p.parent.name == "submitted" and (p / assignment).is_dir()]
+    if skipped_demo:
+        out(f"참고: submitted/의 데모 학생 {', '.join(skipped_demo)}은(는) 실제 반이 아니므로 채점하지 않습니다 "
+            "(make demo는 .cache/demo/course에서 작업합니다; 지워도 됩니다).")
     chosen = [s for s in everyone if students is None or s in students]
     if students:
         unknown = sorted(set(students) - set(everyone))
@@ -406,6 +532,8 @@ def grade_class(root: Path, assignment: str, *, workers: int = 2, students: list
             raise FileNotFoundError(f"제출물이 없는 학생: {', '.join(unknown)} (submitted/<student>/{assignment}/)")
     if shard is not None:
         k, n = shard
+        if not 1 <= k <= n:
+            raise ValueError(f"샤드 {k}/{n}가 올바르지 않습니다 (1 ≤ K ≤ N).")
         chosen = [s for i, s in enumerate(chosen) if i % n == k - 1]
     statuses = load_statuses(db_url, assignment)
     checksums = {s: submission_checksum(root, assignment, s) for s in chosen}
@@ -421,26 +549,55 @@ def grade_class(root: Path, assignment: str, *, workers: int = 2, students: list
                                          scores=details.get("scores", {})))
         else:
             todo.append(student)
+    mode = " — UNSANDBOXED" if limits.unsandboxed else ""
     out(f"{assignment}: {len(chosen)}명 중 {len(todo)}명 채점, {len(results)}명은 바뀐 것이 없어 건너뜀 "
-        f"(workers={workers}, gradebook={_safe_url(db_url)})")
+        f"(workers={workers}, gradebook={_safe_url(db_url)}"
+        + (f", shard {shard[0]}/{shard[1]}" if shard else "") + f"){mode}")
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="dlcourse-class-") as tmp, \
-            ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = {pool.submit(grade_student, root, assignment, s, db_url=db_url, limits=limits,
-                               feedback=feedback, workdir=Path(tmp)): s for s in todo}
-        for done_count, future in enumerate(as_completed(futures), 1):
-            student = futures[future]
-            try:
-                result = future.result()
-            except Exception as err:  # noqa: BLE001 - one student's grading never stops the class
-                result = StudentResult(student, "failed", f"채점기 오류 (grader error): {type(err).__name__}: {err}")
-            save_status(db_url, assignment, result, checksums[student])  # one writer: this thread
-            results.append(result)
-            elapsed = time.perf_counter() - start
-            eta = elapsed / done_count * (len(todo) - done_count)
-            out(f"[{done_count:>{len(str(len(todo)))}}/{len(todo)}] {student:<20} {result.status:<9} "
-                f"{_score_text(result):>9}  ({result.seconds:.1f}s)  경과 {_fmt_time(elapsed)}, "
-                f"남은 시간 약 {_fmt_time(eta)}" + (f"  — {result.reason[:120]}" if result.reason else ""))
+    lock = threading.Lock()
+    n_nb = max([len(list((root / "submitted" / s / assignment).glob("*.ipynb"))) for s in todo] or [1])
+    hard = limits.hard_timeout or 120 + 1.5 * max(1, n_nb) * (limits.notebook_timeout or 600)
+    with tempfile.TemporaryDirectory(prefix="dlcourse-class-") as tmp:
+        workdir = Path(tmp)
+        env = grading_env(root, db_url)
+        fresh: list[StudentResult] = []
+
+        def graded(job, result, seconds):
+            student = job["student"]
+            res = student_result(root, db_url, assignment, student, result, seconds, Path(job["report_dir"]),
+                                 Path(job["log"]), hard)
+            save_status(db_url, assignment, res, checksums[student])
+            with lock:
+                fresh.append(res)
+                elapsed = time.perf_counter() - start
+                eta = elapsed / len(fresh) * (len(todo) - len(fresh))
+                out(f"[{len(fresh):>{len(str(len(todo)))}}/{len(todo)}] {student:<20} {res.status:<9} "
+                    f"{_score_text(res):>9}  ({res.seconds:.1f}s)  경과 {_fmt_time(elapsed)}, "
+                    f"남은 시간 약 {_fmt_time(eta)}" + (f"  — {res.reason[:120]}" if res.reason else ""))
+
+        jobs = [{"op": "grade", "student": s, "report_dir": str(workdir / s), "log": str(workdir / f"{s}.log")}
+                for s in todo]
+        run_jobs(root, assignment, jobs, workers=workers, env=env, settings=limits.settings(), workdir=workdir,
+                 timeout_of=lambda job: hard, on_done=graded)
+        if feedback:
+            by_student = {r.student: r for r in fresh}
+            back = [r.student for r in fresh if r.status != "failed" or r.scores]
+
+            def fed(job, result, seconds):
+                if result is None or result.get("rc") != 0:
+                    res = by_student[job["student"]]
+                    with lock:
+                        res.status = "failed"
+                        res.reason = (res.reason + "; " if res.reason else "") + "피드백 생성 실패"
+                    save_status(db_url, assignment, res, checksums[res.student])
+
+            if back:
+                t0 = time.perf_counter()
+                run_jobs(root, assignment, [{"op": "feedback", "student": s, "log": str(workdir / f"{s}.feedback.log")}
+                                            for s in back], workers=workers, env=env, settings=limits.settings(),
+                         workdir=workdir, timeout_of=lambda job: 300, on_done=fed)
+                out(f"피드백 {len(back)}명: {_fmt_time(time.perf_counter() - t0)} (feedback/<student>/{assignment}/)")
+        results += fresh
     results.sort(key=lambda r: r.student)
     report = ClassReport(assignment, results, time.perf_counter() - start, workers)
     if export:
@@ -479,11 +636,8 @@ def format_summary(report: ClassReport) -> str:
         notes = []
         if r.skipped:
             notes.append("변경 없음, 이전 결과")
-        if r.integrity:
-            notes.append("무결성 위반: " + "; ".join(
-                f"{v['notebook']}/{v['cell']} {v['what']} → {', '.join(v['parts']) or '점수 없음'}" for v in r.integrity))
-        if r.flags:
-            notes.append("차단됨: " + "; ".join(sorted({f"{v['what']}" for v in r.flags})))
+        if "UNSANDBOXED" in r.sandbox:
+            notes.append("샌드박스 없이 채점 (UNSANDBOXED)")
         if r.reason:
             notes.append(r.reason)
         rows.append({"student": r.student, "status": r.status, "autograded": _score_text(r),
@@ -506,47 +660,43 @@ def _all_scores(db_url: str) -> tuple[dict, dict, dict]:
 
     notebooks, scores = {}, {}
     with Gradebook(db_url, "phase2-dl") as gb:
-        students = {s.id for s in gb.students}
+        students = {s.id for s in gb.students if not s.id.startswith(DEMO_PREFIX)}
         for assignment in gb.assignments:
             notebooks[assignment.name] = {nb.name: float(nb.max_score) for nb in assignment.notebooks}
             for submission in gb.assignment_submissions(assignment.name):
-                per = {}
-                for nb in submission.notebooks:
-                    auto = [g for g in nb.grades if g.cell_type == "code"]
-                    per[nb.name] = {"score": float(nb.score), "max": float(nb.max_score),
-                                    "auto": sum(float(g.score) for g in auto),
-                                    "auto_max": sum(float(g.max_score) for g in auto),
-                                    "manual_pending": sum(float(g.max_score) for g in nb.grades if g.needs_manual_grade)}
+                if submission.student.id.startswith(DEMO_PREFIX):
+                    continue  # an older demo's example student, never part of the class
+                per = {nb.name: course_mod.notebook_points(nb) for nb in submission.notebooks}
                 scores[(assignment.name, submission.student.id)] = per
     return notebooks, students, scores
 
 
 def export_scores(root: Path, assignment: str, db_url: str, path: Path) -> Path:
     """One row per student: status, each notebook's score (blank when grading failed), the
-    autograded and pending manual points, integrity findings and the reason."""
+    autograded and pending manual points, how the kernels were sandboxed, and the reason."""
     notebooks, students, scores = _all_scores(db_url)
     names = sorted(notebooks.get(assignment, {}))
     statuses = load_statuses(db_url, assignment)
-    who = sorted({s for (a, s) in scores if a == assignment} | {s for (_, s) in statuses})
+    who = sorted({s for (a, s) in scores if a == assignment} | {s for (_, s) in statuses if not s.startswith(DEMO_PREFIX)})
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["student", "status", *[f"{nb} ({notebooks[assignment][nb]:g})" for nb in names],
-                         "autograded", "autograded_max", "manual_pending", "total", "max", "integrity", "reason"])
+                         "autograded", "autograded_max", "manual_pending", "total", "max", "sandbox", "reason"])
         for student in who:
             row = statuses.get((assignment, student))
             status = row["status"] if row else ("graded" if (assignment, student) in scores else "not graded")
             per = scores.get((assignment, student), {})
             details = json.loads(row["details"]) if row and row["details"] else {}
-            integrity = [f"{nb}/{v['cell']}: {v['what']} → {', '.join(v['parts']) or '-'}"
-                         for nb, r in details.get("notebooks", {}).items() for v in r.get("integrity", [])]
+            sandbox = "; ".join(sorted({r.get("sandbox", "") for r in details.get("notebooks", {}).values()
+                                        if r.get("sandbox")}))
             blank = status == "failed" or not per
             cells = ["" if blank or nb not in per else f"{per[nb]['score']:g}" for nb in names]
             sums = ["", "", "", "", ""] if blank else [
                 f"{sum(p['auto'] for p in per.values()):g}", f"{sum(p['auto_max'] for p in per.values()):g}",
                 f"{sum(p['manual_pending'] for p in per.values()):g}", f"{sum(p['score'] for p in per.values()):g}",
                 f"{sum(notebooks[assignment].values()):g}"]
-            writer.writerow([student, status, *cells, *sums, "; ".join(integrity), row["reason"] if row else ""])
+            writer.writerow([student, status, *cells, *sums, sandbox, row["reason"] if row else ""])
     return path
 
 

@@ -139,23 +139,38 @@ class Course:
         return out
 
     def grade_table(self, assignment: str) -> list[dict]:
-        """One row per student: autograded score / autograded maximum per notebook, and the points
-        that still wait for a human (written answers, tasks)."""
+        """One row per student: autograded score / autograded maximum per notebook, the points
+        that still wait for a grader (``manual_pending``, as in the class export) and the total
+        so far out of the maximum."""
         from nbgrader.api import Gradebook
 
         rows = []
         with Gradebook(self.db_url()) as gb:
             for submission in sorted(gb.assignment_submissions(assignment), key=lambda s: s.student.id):
                 row = {"student": submission.student.id}
-                manual = 0.0
-                for nb in sorted(submission.notebooks, key=lambda n: n.name):
-                    auto = sum(float(g.score) for g in nb.grades if g.cell_type == "code")
-                    auto_max = sum(float(g.max_score) for g in nb.grades if g.cell_type == "code")
-                    manual += float(nb.max_score) - auto_max
-                    row[nb.name] = f"{auto:g}/{auto_max:g}"
-                row["manual points pending"] = f"{manual:g}"
+                per = {nb.name: notebook_points(nb) for nb in submission.notebooks}
+                for name in sorted(per):
+                    row[name] = f"{per[name]['auto']:g}/{per[name]['auto_max']:g}"
+                row["manual_pending"] = f"{sum(p['manual_pending'] for p in per.values()):g}"
+                row["total"] = f"{sum(p['score'] for p in per.values()):g}/{sum(p['max'] for p in per.values()):g}"
                 rows.append(row)
         return rows
+
+
+def notebook_points(nb) -> dict:
+    """Points of one graded notebook (an nbgrader ``SubmittedNotebook``), the one definition the
+    demo table and the class exports share: ``score``/``max`` (everything graded so far),
+    ``auto``/``auto_max`` (autograded test cells), ``manual_pending`` (points of written answers
+    and tasks that a grader has not scored yet; an answer left blank is scored 0 by nbgrader
+    itself and is not pending)."""
+    auto = [g for g in nb.grades if g.cell_type == "code"]
+    return {"score": float(nb.score), "max": float(nb.max_score),
+            "auto": sum(float(g.score) for g in auto), "auto_max": sum(float(g.max_score) for g in auto),
+            "manual_pending": sum(float(g.max_score) for g in nb.grades if g.needs_manual_grade)}
+
+
+MANUAL_PENDING_HELP = ("manual_pending = points of written answers and tasks still waiting for a grader "
+                       "(blank answers are scored 0 automatically and are not pending)")
 
 
 def format_table(rows: list[dict]) -> str:

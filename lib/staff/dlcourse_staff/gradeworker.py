@@ -1,58 +1,80 @@
-"""One student's grading in one process: ``nbgrader autograde``, then ``generate_feedback``.
+"""A long-lived grading worker: nbgrader and the hidden checks are imported once, then students
+are graded one after another.
 
-:mod:`dlcourse_staff.classgrade` runs this file as a script, once per student, so that a
-student whose grading hangs or crashes can be stopped without touching the others::
+:mod:`dlcourse_staff.classgrade` starts one worker per ``--workers`` slot::
 
-    python gradeworker.py ROOT ASSIGNMENT STUDENT [--no-feedback] [--set Class.trait=JSON ...]
+    python -m dlcourse_staff.gradeworker ROOT ASSIGNMENT --result-fd N [--set Class.trait=JSON ...]
 
-It loads the course's ``nbgrader_config.py`` as the ``nbgrader`` command does, applies the
-``--set`` overrides (limits, the report folder) and calls nbgrader's Python API. Doing both
-steps in one interpreter saves a second start of nbgrader per student. Exit status: 0 done,
-3 autograde failed, 4 feedback failed (nbgrader's log is on stdout either way).
+and sends it jobs on stdin, one JSON line each::
+
+    {"op": "grade", "student": "s01", "report_dir": "/tmp/…/s01", "log": "/tmp/…/s01.log"}
+    {"op": "feedback", "student": "s01", "log": "/tmp/…/s01.feedback.log"}
+
+After each job it writes one JSON line to the result pipe: ``{"op", "student", "rc", "seconds"}``
+(rc 0 done, 3 autograde failed, 4 feedback failed). A worker that hangs or dies is killed and
+replaced by the class grader; its student is reported as failed, the others go on.
 """
 from __future__ import annotations
 
 import json
 import os
 import sys
+import time
 
-if __name__ == "__main__" and sys.path and \
-        os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
-    del sys.path[0]  # this file's folder is the instructor package, not a place for top-level modules
+
+def _quiet_jsonschema() -> None:
+    """nbformat validates with jsonschema, whose optional RFC 3987 parser costs a second or two
+    to import and is not needed for notebooks' schema."""
+    sys.modules.setdefault("rfc3987_syntax", None)
 
 
 def main(argv: list[str]) -> int:
     args = [a for a in argv if not a.startswith("--")]
-    root, assignment, student = args[:3]
+    root, assignment = args[:2]
     overrides = [argv[i + 1] for i, a in enumerate(argv) if a == "--set"]
-    feedback = "--no-feedback" not in argv
+    result_fd = int(argv[argv.index("--result-fd") + 1])
     os.chdir(root)
+    _quiet_jsonschema()
 
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
-    config = Config()
-    config.merge(PyFileConfigLoader("nbgrader_config.py", path=root).load_config())
+    base = Config()
+    base.merge(PyFileConfigLoader("nbgrader_config.py", path=root).load_config())
     for item in overrides:
         key, _, value = item.partition("=")
         section, _, trait = key.partition(".")
-        config[section][trait] = json.loads(value)
+        base[section][trait] = json.loads(value)
 
     from nbgrader.apps.api import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
-    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
-    result = api.autograde(assignment, student, force=True, create=True)
-    print(result.get("log", ""), flush=True)
-    if not result.get("success"):
-        print(result.get("error", ""), flush=True)
-        return 3
-    if feedback:
-        result = api.generate_feedback(assignment, student, force=True)
-        print(result.get("log", ""), flush=True)
-        if not result.get("success"):
-            print(result.get("error", ""), flush=True)
-            return 4
+    from . import hidden  # noqa: F401 - import the checks (and torch) once, not per student
+
+    out = os.fdopen(result_fd, "w", buffering=1)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        job = json.loads(line)
+        start = time.perf_counter()
+        config = Config()
+        config.merge(base)
+        if job.get("report_dir"):
+            config["GradeExecute"]["report_dir"] = job["report_dir"]
+        api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+        if job["op"] == "grade":
+            result = api.autograde(assignment, job["student"], force=True, create=True)
+            rc = 0 if result.get("success") else 3
+        else:
+            result = api.generate_feedback(assignment, job["student"], force=True)
+            rc = 0 if result.get("success") else 4
+        if job.get("log"):
+            with open(job["log"], "w", encoding="utf-8") as log:
+                log.write(result.get("log", "") or "")
+                if result.get("error"):
+                    log.write("\n" + str(result["error"]))
+        out.write(json.dumps({"op": job["op"], "student": job["student"], "rc": rc,
+                              "seconds": round(time.perf_counter() - start, 3)}) + "\n")
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import linecache
 import os
 import re
 from dataclasses import dataclass
@@ -69,9 +70,20 @@ def setup_cell(nb):
     raise ValueError("notebook has no code cell")
 
 
+HIDDEN = re.compile(r"^[ \t]*#+ *BEGIN HIDDEN TESTS.*?^[ \t]*#+ *END HIDDEN TESTS[^\n]*\n?", re.S | re.M)
+
+
+def hidden_region(source: str) -> str:
+    """The hidden region of a test cell: what the grader runs for it (never its visible checks)."""
+    match = HIDDEN.search(source)
+    return match.group(0) if match else ""
+
+
 def harness_program(source_nb, solutions: dict[str, str]) -> list[tuple[str, str, str]]:
     """The cells a grader needs, in notebook order: setup, solution cells of autograded parts
-    (text taken from ``solutions``) and their test cells. Returns (grade_id, kind, source)."""
+    (text taken from ``solutions``) and the hidden regions of their test cells — as autograding
+    runs them: a test cell's visible checks are the student's tool, not part of the grade.
+    Returns (grade_id, kind, source)."""
     parts = {p.solution_id: p for p in autograded_parts(source_nb)}
     tests = {p.test_id for p in parts.values()}
     setup = setup_cell(source_nb)
@@ -83,7 +95,7 @@ def harness_program(source_nb, solutions: dict[str, str]) -> list[tuple[str, str
         elif gid in parts:
             program.append((gid, "solution", solutions.get(gid, cell.source)))
         elif gid in tests:
-            program.append((gid, "test", cell.source))
+            program.append((gid, "test", hidden_region(cell.source)))
     return program
 
 
@@ -98,9 +110,11 @@ def run_harness(program, *, cwd=None) -> dict[str, tuple[bool, str]]:
         if cwd is not None:
             os.chdir(cwd)
         for gid, kind, source in program:
+            filename = f"<cell {gid}>"
+            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)  # inspect.getsource
             try:
                 with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-                    exec(compile(source, f"<cell {gid}>", "exec"), namespace)
+                    exec(compile(source, filename, "exec"), namespace)
             except BaseException as err:  # noqa: BLE001 - a mutant may raise anything, even SystemExit
                 if isinstance(err, KeyboardInterrupt):
                     raise

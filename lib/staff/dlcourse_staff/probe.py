@@ -15,7 +15,9 @@ Both go through the same encoding, so a check behaves the same on either.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import itertools
+import os
 import time
 from typing import Any, Callable
 
@@ -72,6 +74,12 @@ class LocalTransport:
     def register(self, obj) -> int:
         return self.driver.codec.handle(obj)["$handle"]
 
+    def pid(self) -> int:
+        return os.getpid()
+
+    def local_object(self, handle: int):
+        return self.driver.handles.get(handle)
+
 
 class KernelTransport:
     """Requests as ``execute_request`` messages to a Jupyter kernel; answers as display data.
@@ -101,6 +109,14 @@ class KernelTransport:
                 except Exception:  # noqa: BLE001 - an older libzmq: the kernel's memory limit remains
                     pass
 
+    setup_rss: int | None = None   # the kernel's resident memory right after the setup cell (bytes)
+
+    def pid(self) -> int | None:
+        return getattr(getattr(self.km, "provisioner", None), "pid", None)
+
+    def local_object(self, handle: int):
+        return None
+
     def close(self) -> None:
         try:
             self.kc.stop_channels()
@@ -109,7 +125,7 @@ class KernelTransport:
 
     def alive(self) -> bool:
         try:
-            return bool(self.km.is_alive())
+            return bool(_sync(self.km.is_alive()))
         except Exception:  # noqa: BLE001
             return False
 
@@ -178,7 +194,7 @@ class KernelTransport:
     def _interrupt(self, msg_id: str) -> None:
         """Interrupt the hung request; a kernel that does not come back within 5 s is killed."""
         try:
-            self.km.interrupt_kernel()
+            _sync(self.km.interrupt_kernel())
         except Exception:  # noqa: BLE001
             pass
         end = time.monotonic() + 5
@@ -190,11 +206,24 @@ class KernelTransport:
             if msg.get("parent_header", {}).get("msg_id") == msg_id:
                 return
         try:
-            self.km.shutdown_kernel(now=True)
+            _sync(self.km.shutdown_kernel(now=True))
         except Exception:  # noqa: BLE001
             pass
         raise KernelLost("timed out", "검사 요청이 멈춰 인터럽트에도 응답하지 않아 커널을 멈췄습니다 "
                                       "(the kernel ignored the interrupt and was stopped)")
+
+
+def _sync(value):
+    """The result of a kernel manager's call, awaited when the manager is asynchronous."""
+    import asyncio
+
+    if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
+        from jupyter_core.utils import run_sync
+
+        async def wait():
+            return await value
+        return run_sync(wait)()
+    return value
 
 
 # --------------------------------------------------------------------------------------------
@@ -231,9 +260,10 @@ def flatten(value) -> list:
 class Kernel:
     """One check's connection to the student's kernel (or to a local namespace)."""
 
-    def __init__(self, transport, *, deadline: float | None = None):
+    def __init__(self, transport, *, deadline: float | None = None, sources: dict | None = None):
         self.transport = transport
         self.deadline = deadline
+        self.sources = dict(sources or {})      # solution cell id → the text the student handed in
         self.codec = Codec()
         self._oracles: dict[str, Callable] = {}
         self._calls: dict[int, tuple] = {}
@@ -304,6 +334,17 @@ class Kernel:
         return CallResult(self, self.request("call", target=self.part(part), args=list(args), kwargs=kwargs,
                                              keep=True, fetch=True)).value
 
+    def invoke_part(self, part: str, *args, **kwargs) -> "CallResult":
+        """Call a function of :mod:`dlcourse.probe_parts`: its result as data (``.value``) and
+        kept in the kernel (``.out``, e.g. for gradients)."""
+        return CallResult(self, self.request("call", target=self.part(part), args=list(args), kwargs=kwargs,
+                                             keep=True, fetch=True))
+
+    def run_part_remote(self, part: str, *args, **kwargs) -> "Remote":
+        """Call a function of :mod:`dlcourse.probe_parts`; its result stays in the kernel."""
+        return CallResult(self, self.request("call", target=self.part(part), args=list(args), kwargs=kwargs,
+                                             keep=True)).out
+
     def leaf(self, tensor: torch.Tensor) -> "Remote":
         """A copy of ``tensor`` in the kernel that requires grad (for gradients later)."""
         return self._remote(self.request("leaf", value=tensor.detach()))
@@ -313,6 +354,43 @@ class Kernel:
         outs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         ws = weights if isinstance(weights, (list, tuple)) else [weights]
         self.request("backward", outputs=list(outs), weights=[w.detach() for w in ws])
+
+    def put(self, value) -> "Remote":
+        """Send data to the kernel once and keep it there (e.g. big inputs for a measurement)."""
+        return self._remote(self.request("value", target=value, keep=True))
+
+    def cell_source(self, cell_id: str, remote: "Remote | None" = None) -> str:
+        """The text of the student's solution cell ``cell_id`` (what the grader graded); in the
+        instructor's kernel, the source of the local object."""
+        if cell_id in self.sources:
+            return self.sources[cell_id]
+        obj = self.transport.local_object(remote.handle) if remote is not None else None
+        try:
+            return inspect.getsource(obj) if obj is not None else ""
+        except (OSError, TypeError):
+            return ""
+
+    def peak_memory(self, fn: "Remote", *args, **kwargs) -> dict | None:
+        """Call ``fn(*args, **kwargs)`` without gradients and measure, from outside the kernel,
+        how much its peak resident memory rose (Linux: reset ``/proc/<pid>/clear_refs``, read
+        ``VmHWM``). Pass big inputs as :meth:`put` Remotes so that their transfer is not counted.
+        Returns {"extra_mb", "before_mb", "held_mb"} or None where it cannot be measured."""
+        pid = self.transport.pid()
+        if pid is None or not os.path.exists(f"/proc/{pid}/clear_refs"):
+            return None
+        if pid == os.getpid():
+            exact_malloc()   # in-process (instructor kernel, harness): as the grading kernel does
+        try:
+            with open(f"/proc/{pid}/clear_refs", "w") as fh:
+                fh.write("5")
+            before = _proc_status(pid)
+        except OSError:
+            return None
+        fn.invoke(*args, kwargs=kwargs, no_grad=True, fetch=False)
+        after = _proc_status(pid)
+        setup = getattr(self.transport, "setup_rss", None)
+        return {"extra_mb": (after["VmHWM"] - before["VmRSS"]) / 2 ** 20, "before_mb": before["VmRSS"] / 2 ** 20,
+                "held_mb": (before["VmRSS"] - setup) / 2 ** 20 if setup else 0.0}
 
     def seed(self, seed: int) -> None:
         self.request("seed", seed=int(seed))
@@ -379,6 +457,28 @@ class Kernel:
         except Exception as err:  # noqa: BLE001 - the kernel gets an error, the check goes on
             answer, blobs_out = {"ok": False, "error": {"type": type(err).__name__, "message": str(err)[:300]}}, []
         return pack(answer, blobs_out)
+
+
+def exact_malloc() -> None:
+    """Make every allocation of 256 KiB or more its own mapping (glibc ``M_MMAP_THRESHOLD``), so
+    that freed blocks are returned at once and a process's peak resident memory shows what a
+    computation allocated, not what an earlier one left in the heap."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).mallopt(-3, 256 * 1024)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
+def _proc_status(pid: int) -> dict:
+    out = {}
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out[key] = int(value.split()[0]) * 1024
+    return out
 
 
 def _map_tensors(tree, fn):

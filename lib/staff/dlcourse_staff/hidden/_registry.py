@@ -81,9 +81,11 @@ def run(grade_id: str, kernel: Kernel, objects: list) -> Verdict:
     return Verdict(grade_id, True, "")
 
 
-def grade(grade_id: str, names: list[str], transport, *, deadline: float | None = None) -> Verdict:
-    """The autograder's call: look the names up in the kernel, then run the check."""
-    kernel = Kernel(transport, deadline=deadline)
+def grade(grade_id: str, names: list[str], transport, *, deadline: float | None = None,
+          sources: dict | None = None) -> Verdict:
+    """The autograder's call: look the names up in the kernel, then run the check. ``sources``
+    are the texts of the submission's solution cells (for checks that read the code)."""
+    kernel = Kernel(transport, deadline=deadline, sources=sources)
     objects = []
     for name in names:
         try:

@@ -120,12 +120,22 @@ def _float_leaves(value) -> list[torch.Tensor]:
     return [t for t in flatten(value) if t.dtype.is_floating_point]
 
 
+def _check_backward(res: dict, mode: str) -> None:
+    status = res.get("backward")
+    if status == "no-graph":
+        fail(f"{mode}출력이 입력에 대한 그래디언트를 갖지 않습니다 (계산 그래프가 끊겼습니다: detach, .item(), "
+             "numpy 변환, torch.no_grad 등을 확인하세요).")
+    if status == "shape":
+        fail(f"{mode}출력의 모양이 달라 그래디언트를 비교할 수 없습니다.")
+
+
 def compare_module(k: Kernel, student: Remote, ref: nn.Module, inputs: tuple, *, seed: int,
                    atol: float = 1e-4, rtol: float = 1e-4, method: str | None = None, kwargs: dict | None = None,
                    modes=(True, False), buffers: bool = True, load: bool = True) -> None:
     """Transplant the reference's (randomised) weights into the student's module, then compare,
     in train and in eval mode: outputs, gradients with respect to the float inputs and to every
-    parameter, and (train mode) the buffers after the forward (BatchNorm statistics)."""
+    parameter, and (train mode) the buffers after the forward (BatchNorm statistics). Each mode
+    is one request to the kernel, on a copy of the student's module."""
     if load:
         same_layout(student.layout(), ref)
         randomize(ref, seed)
@@ -137,9 +147,10 @@ def compare_module(k: Kernel, student: Remote, ref: nn.Module, inputs: tuple, *,
         xr = [x.detach().clone().requires_grad_(x.dtype.is_floating_point) if isinstance(x, torch.Tensor) else x
               for x in inputs]
         out_r = (getattr(r, method) if method else r)(*xr, **kwargs)
-        leaves = [k.leaf(x) if isinstance(x, torch.Tensor) and x.dtype.is_floating_point else x for x in inputs]
-        res = student.invoke(*leaves, method=method, copy=True, train=training, kwargs=kwargs)
-        out_s = res.out.get()
+        weights = output_weights(out_r, seed + 1)
+        res = student.kernel.request("fb", target=student, method=method, args=list(inputs), kwargs=kwargs,
+                                     train=training, copy=True, weights=weights, buffers=training and buffers)
+        out_s = student._wrap(res["out"])
         want, got = _float_leaves(out_r), _float_leaves(out_s)
         if len(got) != len(want):
             fail(f"{mode}: 출력 텐서가 {len(want)}개여야 하는데 {len(got)}개입니다.")
@@ -147,23 +158,21 @@ def compare_module(k: Kernel, student: Remote, ref: nn.Module, inputs: tuple, *,
             name = f"{mode} 출력" + (f" {i}" if len(want) > 1 else "")
             assert_shape(g_, tuple(w_.shape), name)
             assert_close(g_, w_, atol=atol, rtol=rtol, name=name)
-        weights = output_weights(out_r, seed + 1)
+        _check_backward(res, f"{mode}: ")
         sum((o * w).sum() for o, w in zip(want, weights)).backward()
-        k.backward(res.out, weights)
-        for i, (x, leaf) in enumerate(zip(xr, leaves)):
-            if isinstance(leaf, Remote) and x.grad is not None:
-                g_x = leaf.grad()
+        for i, (x, g_x) in enumerate(zip(xr, res["input_grads"])):
+            if isinstance(x, torch.Tensor) and x.grad is not None:
                 if g_x is None:
                     fail(f"{mode}: 입력까지 그래디언트가 흐르지 않습니다 (계산 그래프가 끊겼습니다).")
                 assert_close(g_x, x.grad, atol=atol, rtol=rtol, name=f"{mode} 입력 {i}에 대한 그래디언트")
-        s_grads = res.target.grads()
+        s_grads = res.get("param_grads", {})
         for name, p in r.named_parameters():
             if p.grad is not None:
                 if s_grads.get(name) is None:
                     fail(f"{mode}: 매개변수 {name}에 그래디언트가 없습니다 (forward에서 쓰이지 않았습니다).")
                 assert_close(s_grads[name], p.grad, atol=atol, rtol=rtol, name=f"{mode} {name}의 그래디언트")
         if training and buffers:
-            s_bufs = res.target.buffers()
+            s_bufs = res.get("buffers", {})
             for name, b in r.named_buffers():
                 if b.dtype.is_floating_point and name in s_bufs:
                     assert_close(s_bufs[name], b, atol=atol, rtol=rtol,
@@ -174,14 +183,14 @@ def compare_call(k: Kernel, fn: Remote, ref_fn, args: tuple, *, seed: int, names
                  rtol: float = 1e-4, kwargs: dict | None = None, grads: bool = True, what: str = "출력"):
     """Call the student's function and the reference on the same arguments; compare the outputs
     and (``grads``) the gradients of a seeded weighted sum with respect to every float tensor
-    argument. Returns the student's output (data)."""
+    argument, in one request. Returns the student's output (data)."""
     kwargs = kwargs or {}
     xr = [x.detach().clone().requires_grad_(grads and x.dtype.is_floating_point) if isinstance(x, torch.Tensor)
           else x for x in args]
     out_r = ref_fn(*xr, **kwargs)
-    leaves = [k.leaf(x) if grads and isinstance(x, torch.Tensor) and x.dtype.is_floating_point else x for x in args]
-    res = fn.invoke(*leaves, kwargs=kwargs)
-    out_s = res.out.get()
+    weights = output_weights(out_r, seed) if grads else None
+    res = k.request("fb", target=fn, args=list(args), kwargs=kwargs, weights=weights)
+    out_s = fn._wrap(res["out"])
     want, got = flatten(out_r), flatten(out_s)
     if len(got) != len(want):
         fail(f"{what}: 텐서 {len(want)}개를 돌려줘야 하는데 {len(got)}개입니다.")
@@ -190,14 +199,12 @@ def compare_call(k: Kernel, fn: Remote, ref_fn, args: tuple, *, seed: int, names
         assert_shape(g_, tuple(w_.shape), name)
         assert_close(g_.double(), w_.detach().double(), atol=atol, rtol=rtol, name=name)
     if grads:
-        weights = output_weights(out_r, seed)
+        _check_backward(res, "")
         fl = _float_leaves(out_r)
         sum((o * w).sum() for o, w in zip(fl, weights)).backward()
-        k.backward(res.out, weights)
         names = names or [f"입력 {i}" for i in range(len(args))]
-        for x, leaf, name in zip(xr, leaves, names):
-            if isinstance(leaf, Remote) and x.grad is not None:
-                g_x = leaf.grad()
+        for x, g_x, name in zip(xr, res["input_grads"], names):
+            if isinstance(x, torch.Tensor) and x.grad is not None:
                 if g_x is None:
                     fail(f"{name}까지 그래디언트가 흐르지 않습니다 (계산 그래프가 끊겼습니다).")
                 assert_close(g_x.double(), x.grad.double(), atol=atol, rtol=rtol, name=f"{name}에 대한 그래디언트")

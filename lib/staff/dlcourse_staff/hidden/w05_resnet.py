@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from dlcourse import probe_parts
 from dlcourse.checks import assert_close, assert_shape, assert_true
+from dlcourse.probe import NumpyScalar
 
 from ..solutions import w05_resnet as ref
 from ._registry import register
@@ -79,7 +80,7 @@ def resnet(k, ResNet) -> None:
 
 
 def _all_crops(x: torch.Tensor, padding: int) -> torch.Tensor:
-    """Every zero-padded crop and its mirror image: (B, 2·(2p+1)², C, H, W)."""
+    """Every zero-padded crop of each image and its mirror image: (B, 2·(2p+1)², C, H, W)."""
     b, c, h, w = x.shape
     padded = F.pad(x, (padding,) * 4)
     windows = padded.unfold(2, h, 1).unfold(3, w, 1)            # (B, C, 2p+1, 2p+1, H, W)
@@ -87,42 +88,85 @@ def _all_crops(x: torch.Tensor, padding: int) -> torch.Tensor:
     return torch.cat([windows, windows.flip(-1)], dim=1)
 
 
+def _chi2_p(counts: torch.Tensor) -> float:
+    """p-value of Pearson's chi-square test that ``counts`` come from a uniform distribution."""
+    counts = counts.double()
+    expected = counts.sum() / counts.numel()
+    stat = ((counts - expected) ** 2 / expected).sum()
+    df = counts.numel() - 1
+    return float(torch.special.gammaincc(torch.tensor(df / 2, dtype=torch.float64), stat / 2))
+
+
+def _identify(out: torch.Tensor, image: torch.Tensor, padding: int, label: str):
+    """Which crop (dy, dx) and flip of ``image`` (C, H, W) each output image is; fails when one is none."""
+    side = 2 * padding + 1
+    crops = _all_crops(image[None], padding)[0].flatten(1).double()        # (2·side², C·H·W)
+    dist = torch.cdist(out.flatten(1).double(), crops)                       # (B, 2·side²)
+    best = dist.argmin(1)
+    bad = torch.nonzero(dist.gather(1, best[:, None])[:, 0] > 1e-9).flatten()
+    if len(bad):
+        fail(f"{label}: 이미지 {int(bad[0])}번 결과가 '0으로 패딩 → {image.shape[1]}×{image.shape[2]} 잘라내기 → (선택적) "
+             f"좌우 뒤집기'로 만들 수 있는 어떤 이미지와도 같지 않습니다 ({len(bad)}/{len(out)}장). 패딩 값, 뒤집는 축, "
+             "잘라내는 범위, 높이·너비 순서를 확인하세요.")
+    flipped = best >= side * side
+    offsets = best % (side * side)
+    return offsets // side, offsets % side, flipped
+
+
+# Every image of the batch is the same position-coded picture (channel 0: 1, 2, 3, … row by row;
+# channel 1: its negative, doubled), so each output tells exactly which crop and flip produced
+# it; with thousands of images the draws can be tested for uniformity.
+AUG_N, AUG_PAD, AUG_H, AUG_W = 3000, 2, 5, 6
+
+
 @register("w05-augment-test")
 def augment(k, random_crop_flip) -> None:
-    pad = 3
-    x = torch.randn(300, 3, 11, 9, generator=generator(400))  # non-square: catches H/W mix-ups
-    with case(f"random_crop_flip(x: {tuple(x.shape)}, padding={pad})"):
+    pad, side = AUG_PAD, 2 * AUG_PAD + 1
+    code = torch.arange(1, AUG_H * AUG_W + 1, dtype=torch.float32).view(AUG_H, AUG_W)
+    image = torch.stack([code, -2.0 * code])                                 # (2, H, W), non-square
+    x = image.expand(AUG_N, -1, -1, -1).contiguous()
+    label = f"random_crop_flip(x: {tuple(x.shape)}, padding={pad})"
+    with case(label):
         res = random_crop_flip.invoke(x, kwargs=dict(padding=pad, generator=k.generator(401)), return_args=True)
         out = expect_tensor(res.value, "출력")
         assert_shape(out, tuple(x.shape), "출력")
+        assert_true(out.dtype == x.dtype, f"출력 dtype은 입력과 같은 {x.dtype}여야 합니다 (받은 dtype: {out.dtype}).")
         assert_true(torch.equal(res.args[0], x), "입력 x가 바뀌었습니다: 새 텐서를 만들어 돌려주세요.")
-        crops = _all_crops(x, pad)                                # (B, 2·49, C, H, W)
-        dist = (crops - out[:, None]).abs().flatten(2).amax(-1)   # (B, 98)
-        best = dist.argmin(1)
-        bad = torch.nonzero(dist.gather(1, best[:, None])[:, 0] > 1e-5).flatten()
-        if len(bad):
-            fail(f"이미지 {int(bad[0])}번 결과가 '0으로 패딩 → {x.shape[2]}×{x.shape[3]} 잘라내기 → (선택적) 좌우 뒤집기'로 "
-                 f"만들 수 있는 어떤 이미지와도 같지 않습니다 ({len(bad)}/{len(x)}장). 패딩 값, 뒤집는 축, 잘라내는 범위를 확인하세요.")
-        side = 2 * pad + 1
-        flipped = best >= side * side
-        offsets = best % (side * side)
-        dy, dx = offsets // side, offsets % side
-        frac = flipped.float().mean().item()
-        assert_true(0.3 <= frac <= 0.7, f"좌우 뒤집기 비율이 {frac:.2f}입니다: 이미지마다 확률 0.5로 뒤집어야 합니다.")
+        dy, dx, flipped = _identify(out, image, pad, "결과")
+        frac = flipped.double().mean().item()
+        assert_true(0.45 <= frac <= 0.55, f"좌우 뒤집기 비율이 {frac:.3f}입니다: 이미지마다 확률 0.5로 뒤집어야 합니다.")
         for axis, d in (("세로(dy)", dy), ("가로(dx)", dx)):
-            seen = set(d.tolist())
-            assert_true(0 in seen and 2 * pad in seen,
-                        f"{axis} 잘라내기 위치가 0…{2 * pad} 전체에서 뽑히지 않습니다 (나온 값: {sorted(seen)}).")
-        pairs = len(set(zip(dy.tolist(), dx.tolist())))
-        assert_true(pairs >= side * side // 2,
-                    f"300장에서 서로 다른 (dy, dx) 위치가 {pairs}개뿐입니다: 이미지마다 따로 뽑아야 합니다.")
+            counts = torch.bincount(d, minlength=side)
+            assert_true(bool((counts > 0).all()),
+                        f"{axis} 잘라내기 위치가 0…{2 * pad} 전체에서 뽑히지 않습니다 (위치별 횟수: {counts.tolist()}).")
+            p_value = _chi2_p(counts)
+            assert_true(p_value > 1e-6, f"{axis} 잘라내기 위치가 0…{2 * pad}에서 균등하게 뽑히지 않습니다 "
+                                        f"({AUG_N}장에서 위치별 횟수 {counts.tolist()}, 카이제곱 검정 p = {p_value:.1e}): "
+                                        "torch.randint(0, 2·padding + 1, …)처럼 정수를 균등하게 뽑으세요 (반올림하면 양 끝이 덜 나옵니다).")
+        pairs = torch.bincount(dy * side + dx, minlength=side * side)
+        p_value = _chi2_p(pairs)
+        assert_true(p_value > 1e-6, f"(dy, dx) 쌍이 {side}×{side}개 위치에서 균등하게 나오지 않습니다 (카이제곱 검정 p = "
+                                    f"{p_value:.1e}, 가장 적게 나온 위치 {int(pairs.min())}번, 가장 많이 {int(pairs.max())}번): "
+                                    "이미지마다, 축마다 따로 뽑아야 합니다.")
         again = random_crop_flip.call(x, padding=pad, generator=k.generator(401))
         assert_true(torch.equal(expect_tensor(again, "출력"), out), "같은 시드의 generator로 두 번 부르면 결과가 같아야 합니다 "
                                                                   "(generator를 난수 함수에 넘기세요).")
+    with case("random_crop_flip(x: float64 (8, 3, 7, 4), padding=3)"):
+        g = generator(403)
+        x64 = 1.0 + 1e-12 * torch.randn(8, 3, 7, 4, generator=g, dtype=torch.float64)  # float32 would round these
+        out64 = expect_tensor(random_crop_flip.call(x64, padding=3, generator=k.generator(404)), "출력")
+        assert_true(out64.dtype == torch.float64, f"float64 입력이면 출력도 float64여야 합니다 (받은 dtype: {out64.dtype}).")
+        assert_shape(out64, tuple(x64.shape), "출력")
+        crops = _all_crops(x64, 3)                                           # (B, 98, C, H, W)
+        dist = (crops - out64[:, None]).abs().flatten(2).amax(-1).amin(1)
+        assert_true(bool((dist == 0).all()), "float64 입력의 결과가 어떤 패딩·잘라내기·뒤집기 결과와도 정확히 같지 않습니다 "
+                                             "(중간에 float32로 바꾸면 값이 반올림됩니다).")
     with case("random_crop_flip(padding=0)"):
-        out0 = expect_tensor(random_crop_flip.call(x[:40], padding=0, generator=k.generator(402)), "출력")
-        same = (out0 - x[:40]).flatten(1).abs().amax(1) < 1e-6
-        mirrored = (out0 - x[:40].flip(-1)).flatten(1).abs().amax(1) < 1e-6
+        small = torch.randn(40, 3, 5, 3, generator=generator(402))
+        out0 = expect_tensor(random_crop_flip.call(small, padding=0, generator=k.generator(402)), "출력")
+        assert_shape(out0, tuple(small.shape), "출력")
+        same = (out0 - small).flatten(1).abs().amax(1) < 1e-6
+        mirrored = (out0 - small.flip(-1)).flatten(1).abs().amax(1) < 1e-6
         assert_true(bool((same | mirrored).all()), "padding=0이면 결과는 원본이나 좌우 뒤집힌 원본이어야 합니다.")
 
 
@@ -134,6 +178,13 @@ LR_CASES = [
 ]
 
 
+def _plain_float(value):
+    """A NumPy float64 scalar is a Python float (a subclass): its value. Anything else as it came."""
+    if isinstance(value, NumpyScalar) and value.dtype == "float64":
+        return float(value.value)
+    return value
+
+
 @register("w05-lr-schedule-test")
 def lr_schedule(k, warmup_cosine_lr) -> None:
     for cfg in LR_CASES:
@@ -141,7 +192,7 @@ def lr_schedule(k, warmup_cosine_lr) -> None:
             table = k.run_part("over_steps", warmup_cosine_lr, cfg["total_steps"] + 3, **cfg)
             for step, got in enumerate(table):
                 want = ref.warmup_cosine_lr(step, **cfg)
-                got = expect_float(got, f"step={step}의 학습률")
+                got = expect_float(_plain_float(got), f"step={step}의 학습률")
                 assert_true(math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12),
                             f"step={step}: 학습률이 {got:.6g}, 기대값은 {want:.6g}입니다.")
 
@@ -180,6 +231,22 @@ def cam(k, class_activation_map) -> None:
         assert_true(isinstance(used, torch.Tensor) and torch.equal(used.long(), want_idx),
                     f"class_idx=None이면 모델이 예측한 클래스 {want_idx.tolist()}를 써야 합니다.")
         assert_close(cams, want, atol=1e-5, rtol=1e-4, name="예측 클래스의 CAM")
+    with case("입력 13×15 (특징 맵 7×8: 배율이 정수가 아님)"):
+        odd = torch.randn(3, 3, 13, 15, generator=generator(503))
+        idx = torch.tensor([1, 4, 0])
+        cams, _ = _pair(class_activation_map.call(student_model, odd, idx), "반환값")
+        assert_shape(cams, (3, 13, 15), "CAM (입력과 같은 H×W로 보간해야 합니다: scale_factor 대신 size=를 쓰세요)")
+        assert_close(cams, ref.class_activation_map(model, odd, idx)[0], atol=1e-5, rtol=1e-4,
+                     name="CAM (정수 배가 아닌 크기로 쌍선형 보간)")
+    with case("float64 모델과 입력"):
+        model64 = copy.deepcopy(model).double()
+        student64 = student_model.copy()
+        student64.invoke(torch.float64, method="to")
+        x64 = torch.randn(2, 3, 10, 12, generator=generator(504), dtype=torch.float64)
+        cams, _ = _pair(class_activation_map.call(student64, x64, torch.tensor([2, 3])), "반환값")
+        assert_true(cams.dtype == torch.float64, f"float64 모델·입력이면 CAM도 float64여야 합니다 (받은 dtype: {cams.dtype}).")
+        assert_close(cams, ref.class_activation_map(model64, x64, torch.tensor([2, 3]))[0], atol=1e-10, rtol=1e-9,
+                     name="float64 CAM (중간에 float32로 계산하면 정밀도를 잃습니다)")
     with case("배치 1, 정사각형이 아닌 7×11 입력"):
         one = torch.randn(1, 3, 7, 11, generator=generator(502))
         cams, _ = _pair(class_activation_map.call(student_model, one, torch.tensor([3])), "반환값")

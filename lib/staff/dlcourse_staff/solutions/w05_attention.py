@@ -236,6 +236,7 @@ class Encoder(nn.Module):
         embedding: Embedding(vocab_size, emb_dim, padding_idx=pad_id); dropout: Dropout(dropout)
         rnn: GRU(emb_dim, hidden_dim, batch_first=True, bidirectional=True)
         bridge: Linear(2 * hidden_dim, dec_hidden_dim)
+    The GRU reads dropout(embedding(src)): dropout acts on the embeddings, nowhere else.
 
     forward(src (B, S) long, src_lens (B,) long) returns
         memory (B, S, 2 · hidden_dim): [forward; backward] GRU state at every position, exactly 0 at padding;
@@ -269,7 +270,7 @@ class AttnDecoder(nn.Module):
 
     Attributes (names are fixed):
         embedding: Embedding(vocab_size, emb_dim, padding_idx=pad_id); dropout: Dropout(dropout)
-        rnn: GRUCell(emb_dim + hidden_dim, hidden_dim): its input is [embedding of y_t ; h̃_{t-1}]
+        rnn: GRUCell(emb_dim + hidden_dim, hidden_dim): its input is [dropout(embedding of y_t) ; h̃_{t-1}]
         attention: the given module, called attention(h_t, memory, mask, state) → context, weights, state
         combine: Linear(key_dim + hidden_dim, hidden_dim): h̃_t = tanh(combine([context_t ; h_t]))
         out: Linear(hidden_dim, vocab_size): logits_t = out(dropout(h̃_t))
