@@ -19,7 +19,7 @@ __all__ = ["over_steps", "ProbeBlock", "GapNet", "ProbeLSTMCell", "TinyForecaste
            "params_with_grads", "as_iterator", "grads_of", "sgd", "CosineAttention", "DecayAttention", "run_steps",
            "as_numpy", "numpy_generator", "numpy_results", "wavy_sum",
            "ProbeScaledCell", "layout_of",
-           "ProbeAttention", "ProbeEncoderLayer", "ProbeDecoderLayer", "ProbeTranslator", "ProbeMarkovTranslator",
+           "ProbeMaskedAttention", "ProbeEncoderLayer", "ProbeDecoderLayer", "ProbeTranslator", "ProbeMarkovTranslator",
            "steps_from_one"]
 
 
@@ -209,7 +209,7 @@ def _blocked_softmax(scores, blocked):
     return torch.softmax(scores, dim=-1).masked_fill(empty, 0.0)
 
 
-class ProbeAttention(nn.Module):
+class ProbeMaskedAttention(nn.Module):
     """A stand-in for the notebook's MultiHeadAttention, for grading the layers without it: the
     same constructor, call, masks and parameter names (q_proj, k_proj, v_proj, out_proj), but a
     cosine score with a fixed temperature in every head instead of the scaled dot product, and no
@@ -248,7 +248,7 @@ class ProbeEncoderLayer(nn.Module):
     def __init__(self, d_model, n_heads, d_ff, dropout=0.1, norm_first=False):
         super().__init__()
         self.args = dict(d_model=d_model, n_heads=n_heads, d_ff=d_ff, dropout=dropout, norm_first=norm_first)
-        self.self_attn = ProbeAttention(d_model, n_heads)
+        self.self_attn = ProbeMaskedAttention(d_model, n_heads)
         self.linear1 = nn.Linear(d_model, d_ff)
         self.linear2 = nn.Linear(d_ff, d_model)
         self.norm = nn.LayerNorm(d_model)
@@ -268,8 +268,8 @@ class ProbeDecoderLayer(nn.Module):
     def __init__(self, d_model, n_heads, d_ff, dropout=0.1, norm_first=False):
         super().__init__()
         self.args = dict(d_model=d_model, n_heads=n_heads, d_ff=d_ff, dropout=dropout, norm_first=norm_first)
-        self.self_attn = ProbeAttention(d_model, n_heads)
-        self.cross_attn = ProbeAttention(d_model, n_heads)
+        self.self_attn = ProbeMaskedAttention(d_model, n_heads)
+        self.cross_attn = ProbeMaskedAttention(d_model, n_heads)
         self.linear1 = nn.Linear(d_model, d_ff)
         self.linear2 = nn.Linear(d_ff, d_model)
         self.norm = nn.LayerNorm(d_model)

@@ -6,7 +6,7 @@ dropout on and off, non-default special-token ids). The student's objects live i
 references and every comparison live here.
 
 Independence: while a layer is checked, the notebook's name ``MultiHeadAttention`` is bound to a
-stand-in (dlcourse.probe_parts.ProbeAttention, a cosine-score attention with the same interface);
+stand-in (dlcourse.probe_parts.ProbeMaskedAttention, a cosine-score attention with the same interface);
 the whole model is checked with stand-in layers (ProbeEncoderLayer, ProbeDecoderLayer), and the loss
 and the decoders with a small GRU translator (ProbeTranslator). The grader builds its reference from
 the same stand-ins, so a wrong attention or layer costs only its own part. The attention itself is
@@ -214,14 +214,14 @@ def _check_layer(k, cls, make_ref, label, args, inputs, kwargs, seed):
 
 def _ref_encoder_layer(d_model, n_heads, d_ff, dropout=0.1, norm_first=False):
     layer = ref.EncoderLayer(d_model, n_heads, d_ff, dropout, norm_first)
-    layer.self_attn = probe_parts.ProbeAttention(d_model, n_heads, dropout)
+    layer.self_attn = probe_parts.ProbeMaskedAttention(d_model, n_heads, dropout)
     return layer
 
 
 def _ref_decoder_layer(d_model, n_heads, d_ff, dropout=0.1, norm_first=False):
     layer = ref.DecoderLayer(d_model, n_heads, d_ff, dropout, norm_first)
-    layer.self_attn = probe_parts.ProbeAttention(d_model, n_heads, dropout)
-    layer.cross_attn = probe_parts.ProbeAttention(d_model, n_heads, dropout)
+    layer.self_attn = probe_parts.ProbeMaskedAttention(d_model, n_heads, dropout)
+    layer.cross_attn = probe_parts.ProbeMaskedAttention(d_model, n_heads, dropout)
     return layer
 
 
@@ -251,7 +251,7 @@ def encoder_layer(k, EncoderLayer) -> None:
     g = generator(720)
     x = torch.randn(3, 6, 8, generator=g)
     kpm = _lengths_mask([6, 4, 2], 6)
-    with substituted(k, MultiHeadAttention="ProbeAttention"):
+    with substituted(k, MultiHeadAttention="ProbeMaskedAttention"):
         _check_layer(k, EncoderLayer, _ref_encoder_layer, "EncoderLayer(8, 2, 16, dropout=0.0) (post-norm), 패딩 마스크",
                      (8, 2, 16, 0.0), (x,), {"src_key_padding_mask": kpm}, 721)
         _check_layer(k, EncoderLayer, _ref_encoder_layer, "EncoderLayer(8, 2, 16, dropout=0.0, norm_first=True), 패딩 마스크",
@@ -273,7 +273,7 @@ def decoder_layer(k, DecoderLayer) -> None:
     y, memory = torch.randn(3, 5, 8, generator=g), torch.randn(3, 7, 8, generator=g)
     masks = {"tgt_mask": torch.ones(5, 5, dtype=torch.bool).triu(1), "tgt_key_padding_mask": _lengths_mask([5, 3, 4], 5),
              "memory_key_padding_mask": _lengths_mask([7, 2, 5], 7)}
-    with substituted(k, MultiHeadAttention="ProbeAttention"):
+    with substituted(k, MultiHeadAttention="ProbeMaskedAttention"):
         _check_layer(k, DecoderLayer, _ref_decoder_layer, "DecoderLayer(8, 2, 16, dropout=0.0) (post-norm), 인과·패딩 마스크",
                      (8, 2, 16, 0.0), (y, memory), masks, 741)
         _check_layer(k, DecoderLayer, _ref_decoder_layer, "DecoderLayer(8, 2, 16, dropout=0.0, norm_first=True), 인과·패딩 마스크",
