@@ -53,6 +53,9 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="CPU threads")
     ap.add_argument("--quick", action="store_true", help="600 pairs, 1 epoch, a tiny model (smoke run)")
     ap.add_argument("--out", type=Path, default=None, help="folder for the results")
+    ap.add_argument("--alpha-sentences", type=int, default=None,
+                    help="choose α on the first N validation sentences only (default: all of them)")
+    ap.add_argument("--note", default="", help="a sentence about the machine (e.g. shared with other jobs) for the report")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -134,11 +137,13 @@ def main(argv=None) -> int:
     # decoding: the exponent α on the validation set, then the test set
     model.eval()
     fast = ref.IncrementalDecoder(model)
-    val_hyps, _, _ = translate(ids["val"][0], fast)
-    alpha_rows = [{"alpha": None, "beam": 1, "val_bleu": text.bleu(val_hyps, val.tgt).score}]
+    n_alpha = len(val) if a.alpha_sentences is None else min(a.alpha_sentences, len(val))
+    val_src, val_refs = ids["val"][0][:n_alpha], val.tgt[:n_alpha]
+    val_hyps, _, _ = translate(val_src, fast)
+    alpha_rows = [{"alpha": None, "beam": 1, "val_bleu": text.bleu(val_hyps, val_refs).score}]
     for alpha in cfg.alphas:
-        hyps, _, _ = translate(ids["val"][0], fast, beam=cfg.beam_size, alpha=alpha)
-        alpha_rows.append({"alpha": alpha, "beam": cfg.beam_size, "val_bleu": text.bleu(hyps, val.tgt).score})
+        hyps, _, _ = translate(val_src, fast, beam=cfg.beam_size, alpha=alpha)
+        alpha_rows.append({"alpha": alpha, "beam": cfg.beam_size, "val_bleu": text.bleu(hyps, val_refs).score})
     alpha = max((r for r in alpha_rows if r["alpha"] is not None), key=lambda r: r["val_bleu"])["alpha"]
 
     rows, outputs = [], {}
@@ -185,6 +190,7 @@ def main(argv=None) -> int:
                   epochs_trained=len(history.epochs), train_minutes=minutes, vocab=len(tok),
                   train_cpu_minutes_per_epoch=[c / 60 for c in cpu_seconds],
                   parameters=dl.count_parameters(model), signature=signature, alpha=alpha, alpha_search=alpha_rows,
+                  alpha_sentences=n_alpha, note=a.note, full_epochs=nmt.PRESETS["full"].epochs,
                   decoding=rows, beam1_equals_greedy=beam1_equals_greedy, cache_vs_recompute_same=same,
                   cache_vs_recompute_seconds=recompute_seconds, by_length_beam=by_length,
                   by_length_greedy=by_length_greedy, kv_cache=kv, targets=TARGETS, met=met,
@@ -211,9 +217,15 @@ def report(r: dict, cfg) -> str:
              f"{r['epochs_trained']} epoch(s) in {r['train_minutes']:.1f} min of training (wall clock)"
              + (f"; {sum(r['train_cpu_minutes_per_epoch']):.1f} min of process CPU time"
                 if r.get("train_cpu_minutes_per_epoch") else "") + ".", ""]
+    if r.get("note"):
+        lines += [f"Machine: {r['note']}", ""]
     if r["shortened"]:
+        cpu = r.get("train_cpu_minutes_per_epoch") or []
+        need = (f" At the measured {sum(cpu) / len(cpu):.1f} min of 1-thread process CPU time per epoch, the full preset "
+                f"needs about {r['full_epochs'] * sum(cpu) / len(cpu):.0f} min of CPU time on a quiet machine (1 thread)."
+                if cpu else "")
         lines += [f"**Shortened run**: the full preset is {nmt.PRESETS['full'].epochs} epochs; this run trained "
-                  f"{r['epochs_trained']}. Command: `{r['command']}`.", ""]
+                  f"{r['epochs_trained']}. Command: `{r['command']}`.{need}", ""]
     lines += ["## Targets", "",
               f"- ≥ {r['targets']['bleu']:g} BLEU with beam search (beam {cfg.beam_size}, α = {r['alpha']}): "
               f"{beam['bleu']:.2f} — {yes(r['met']['bleu'])}",
@@ -227,7 +239,7 @@ def report(r: dict, cfg) -> str:
               f"- week 5 (BiGRU + attention, greedy): {r['week5_bleu']:.2f} BLEU" if r["week5_bleu"] else "- week 5: no result",
               "", "## Decoding (test set)", "", "| decoder | BLEU | length ratio | seconds |", "|---|---|---|---|"]
     lines += [f"| {x['decoder']} | {x['bleu']:.2f} | {x['length_ratio']:.3f} | {x['seconds']:.1f} |" for x in r["decoding"]]
-    lines += ["", "Length-normalisation exponent chosen on the validation set: "
+    lines += ["", f"Length-normalisation exponent chosen on {r.get('alpha_sentences', 'all')} validation sentences: "
               + ", ".join(f"α={x['alpha']}: {x['val_bleu']:.2f}" for x in r["alpha_search"] if x["alpha"] is not None)
               + f" (greedy {r['alpha_search'][0]['val_bleu']:.2f}).",
               f"KV cache vs recomputation on the first test sentences: same tokens for {r['cache_vs_recompute_same']['greedy']} "
