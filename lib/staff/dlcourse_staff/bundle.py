@@ -113,6 +113,9 @@ export DLCOURSE_DATA_ROOT=/path/to/data   # 기본값: ~/dlcourse_data
 | `cifar10/cifar10-jpg.tar.gz` (또는 torchvision의 `cifar10/cifar-10-batches-py/`) | 5주차 ResNet |
 | `multi30k/{{train,val,test_2016_flickr}}.{{en,de}}.gz` | 5주차 어텐션 |
 | `mnist/`, `air_quality/` | 3주차 |
+| `multi30k/` | 7주차 위치 인코딩, 7주차 트랜스포머 번역 |
+| `nsmc/` | 8주차 중간 프로젝트 (네이버 영화 리뷰 감성 분류) |
+| `tinyshakespeare/` | 8주차 GPT 생성 실습 |
 
 CO₂ 같은 시계열은 `statsmodels`에 들어 있어 따로 받을 필요가 없습니다. 파일이 없으면 노트북이 무엇을 어디에 두어야
 하는지 알려 주는 오류를 냅니다.

@@ -227,7 +227,7 @@ def relative_position_bucket(relative_position, bidirectional=True, num_buckets=
     keys after it (> 0, bucket + num_buckets // 2); n = |relative_position|, and every bucket count
     below is that half (num_buckets // 2).
     not bidirectional (causal): n = max(-relative_position, 0), so every key after the query is n = 0.
-    Then, with max_exact = num_buckets // 2 (of the buckets left):
+    Then, with max_exact = half of the buckets left (rounded down):
         n < max_exact:  bucket n (one bucket per distance);
         otherwise:      max_exact + floor(log(n / max_exact) / log(max_distance / max_exact) * (num_buckets - max_exact)),
                         at most num_buckets - 1 (every distance >= max_distance shares the last bucket).
