@@ -77,3 +77,36 @@ def copy_course(dest: Path, notebooks: list[str] | None = None) -> Path:
     (dest / "tests").mkdir(exist_ok=True)
     shutil.copytree(ROOT / "tests" / "mutants", dest / "tests" / "mutants")
     return dest
+
+
+def run_benchmark(name: str, *args: str) -> int:
+    """main(args) of benchmarks/<name>.py, in this process; the thread count it sets is restored."""
+    import importlib.util
+
+    import torch
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    threads = torch.get_num_threads()
+    try:
+        return script.main(list(args))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def solution_lines(source_nb) -> set[str]:
+    """Distinctive lines a student could only get from the solutions or hidden tests."""
+    import re
+
+    from dlcourse_staff import notebooks
+
+    lines = set()
+    for cell in source_nb.cells:
+        m = notebooks.meta(cell)
+        if m.get("solution") and m.get("grade") is False and cell.cell_type == "code":
+            region = re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cell.source, re.S)
+            lines |= {l.strip() for r in region for l in r.splitlines() if len(l.strip()) > 25}
+        elif m.get("solution") and cell.cell_type == "markdown":
+            lines |= {l.strip() for l in cell.source.splitlines() if len(l.strip()) > 25}
+    return lines

@@ -1,6 +1,5 @@
 """dl.bench measures what it claims: peak memory from the allocator's own records, wall times,
 power-law exponents; and the week-6 benchmark script runs end to end on tiny sizes."""
-import importlib.util
 import json
 import time
 
@@ -9,7 +8,7 @@ import pytest
 import torch
 
 import dlcourse as dl
-from conftest import ROOT
+from conftest import run_benchmark
 from dlcourse import bench
 
 MiB = 2 ** 20
@@ -123,22 +122,12 @@ def test_format_bytes():
     assert dl.bench is bench
 
 
-def _run_script(name: str, *args: str) -> int:
-    """main(args) of benchmarks/<name>.py, in this process; the thread count it sets is restored."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    threads = torch.get_num_threads()
-    try:
-        return script.main(list(args))
-    finally:
-        torch.set_num_threads(threads)
 
 
 def test_attention_benchmark_script_quick(tmp_path):
     """A smoke run on tiny sizes: the script runs, writes its files, and every stability case is
     finite. (The speed and memory targets are measured by a real run, not here.)"""
-    assert _run_script("attention_benchmark", "--quick", "--out", str(tmp_path)) == 0
+    assert run_benchmark("attention_benchmark", "--quick", "--out", str(tmp_path)) == 0
     result = json.loads((tmp_path / "attention_benchmark.json").read_text(encoding="utf-8"))
     assert {"sweep", "time_exponent", "at_target", "stability", "batched_vs_loop", "throughput", "targets"} <= set(result)
     assert result["targets"]["no NaN/inf in any stability case"]
@@ -149,7 +138,7 @@ def test_attention_benchmark_script_quick(tmp_path):
 def test_seq2seq_bleu_script_quick(tmp_path, needs_multi30k):
     """A smoke run of the full-mode BLEU benchmark on 300 real Multi30k pairs: it trains, decodes,
     scores with sacreBLEU and writes its files. (The ≥ 20 BLEU target is measured by a real run.)"""
-    assert _run_script("seq2seq_bleu", "--quick", "--out", str(tmp_path)) == 0
+    assert run_benchmark("seq2seq_bleu", "--quick", "--out", str(tmp_path)) == 0
     result = json.loads((tmp_path / "seq2seq_bleu_quick.json").read_text(encoding="utf-8"))
     assert result["quick"] and len(result["log"]) == 1 and 0 <= result["best_bleu"] <= 100
     assert "version:2.6.0" in result["signature"]

@@ -102,7 +102,8 @@ def test_two_graders_share_one_postgres_gradebook(postgres, tmp_path):
     assert not (root / "gradebook.db").exists(), "graded into SQLite instead of PostgreSQL"
     statuses = classgrade.load_statuses(postgres, "week05")
     assert sorted(s for (_, s) in statuses) == sorted(STUDENTS)  # each student by exactly one grader
-    assert {s: row["status"] for (_, s), row in statuses.items()} == {s: bank.CASES[s]["status"] for s in STUDENTS}
+    assert {s: row["status"] for (_, s), row in statuses.items()} == {s: bank.CASES[s]["status"] for s in STUDENTS}, (
+        {s: row["reason"] for (_, s), row in statuses.items()}, outputs)
     hosts = {row["student"]: row["host"] for row in statuses.values()}
     assert all(hosts.values())
 

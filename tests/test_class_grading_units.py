@@ -220,3 +220,19 @@ def test_required_sandbox_that_cannot_be_applied_refuses_to_start(tmp_path):
     assert out.returncode == sandbox.REFUSED, (out.returncode, out.stderr)
     assert "sandbox could not be applied" in out.stderr
     assert nbgrader_ext.sandbox_summary(None, False).startswith("UNSANDBOXED")
+
+
+def test_a_worker_that_dies_says_why_and_a_hang_says_its_limit(tmp_path):
+    # a course whose config cannot load: every worker dies at start; the reason is its last log line
+    (tmp_path / "nbgrader_config.py").write_text("raise RuntimeError('config-broken-42')\n", encoding="utf-8")
+    done = []
+    classgrade.run_jobs(tmp_path, "week05", [{"op": "grade", "student": "s1"}], workers=1, env=dict(os.environ),
+                        settings={}, workdir=tmp_path, timeout_of=lambda job: 60,
+                        on_done=lambda job, result, seconds: done.append((job, result)))
+    (job, result), = done
+    assert result is None and "config-broken-42" in job["worker_error"]
+    died = classgrade.student_result(tmp_path, "", "week05", "s1", None, 1.0, tmp_path / "r", tmp_path / "none.log",
+                                     480, job["worker_error"])
+    assert died.status == "failed" and "config-broken-42" in died.reason and "480" not in died.reason
+    hung = classgrade.student_result(tmp_path, "", "week05", "s1", None, 1.0, tmp_path / "r", tmp_path / "none.log", 480)
+    assert hung.status == "failed" and "480" in hung.reason

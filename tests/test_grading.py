@@ -32,7 +32,7 @@ import nbformat
 import pytest
 
 from adversarial import bank, families
-from conftest import ASSIGNMENTS, ROOT, copy_course
+from conftest import ASSIGNMENTS, ROOT, copy_course, solution_lines
 from dlcourse_staff import classgrade, course, mutation, notebooks
 
 pytestmark = pytest.mark.slow
@@ -282,17 +282,6 @@ def _secret_lines() -> set[str]:
     return lines
 
 
-def solution_lines(source_nb):
-    """Distinctive lines a student could only get from the solutions or hidden tests."""
-    lines = set()
-    for cell in source_nb.cells:
-        m = notebooks.meta(cell)
-        if m.get("solution") and m.get("grade") is False and cell.cell_type == "code":
-            region = re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cell.source, re.S)
-            lines |= {l.strip() for r in region for l in r.splitlines() if len(l.strip()) > 25}
-        elif m.get("solution") and cell.cell_type == "markdown":
-            lines |= {l.strip() for l in cell.source.splitlines() if len(l.strip()) > 25}
-    return lines
 
 
 def test_nothing_written_outside_and_gradebook_intact(graded):

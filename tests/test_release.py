@@ -1,29 +1,17 @@
 """The released notebooks carry no solution, hidden check or instructor-package text. (That
 release/ is what generate_assignment makes, and the real grading round trip, are in
 tests/test_grading.py, which grades the whole course once.)"""
-import re
 
 import nbformat
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, solution_lines
 from dlcourse_staff import notebooks
 
 LEAKS = ("dlcourse_staff", "staff/dlcourse_staff", "hidden.check", "BEGIN HIDDEN", "END HIDDEN", "BEGIN SOLUTION",
          "END SOLUTION", "_registry", "solutions")
 
 
-def solution_lines(source_nb):
-    """Distinctive lines a student could only get from the solutions or hidden tests."""
-    lines = set()
-    for cell in source_nb.cells:
-        m = notebooks.meta(cell)
-        if m.get("solution") and m.get("grade") is False and cell.cell_type == "code":
-            region = re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cell.source, re.S)
-            lines |= {l.strip() for r in region for l in r.splitlines() if len(l.strip()) > 25}
-        elif m.get("solution") and cell.cell_type == "markdown":
-            lines |= {l.strip() for l in cell.source.splitlines() if len(l.strip()) > 25}
-    return lines
 
 
 @pytest.mark.parametrize("rel", sorted(p.relative_to(ROOT / "release").as_posix()

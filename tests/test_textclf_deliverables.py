@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import dlcourse as dl
-from conftest import ROOT
+from conftest import ROOT, run_benchmark
 from dlcourse import textclf, transformer
 
 
@@ -105,18 +105,10 @@ def test_slides_need_exactly_one_demo_cell(tmp_path):
 def test_nsmc_benchmark_script_quick(tmp_path):
     """A smoke run of benchmarks/nsmc_transformer.py on 2,000 real reviews per split: all three models
     train and are scored, and the results are written. (The ≥ 85 % target is measured by a real run.)"""
-    import importlib.util
     root = dl.runtime.data_root()
     if not (root / "nsmc" / "ratings_train.tsv.gz").exists():
         pytest.skip(f"NSMC is not under the data root {root}")
-    spec = importlib.util.spec_from_file_location("nsmc_transformer", ROOT / "benchmarks" / "nsmc_transformer.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    threads = torch.get_num_threads()
-    try:
-        assert script.main(["--quick", "--out", str(tmp_path)]) == 0
-    finally:
-        torch.set_num_threads(threads)
+    assert run_benchmark("nsmc_transformer", "--quick", "--out", str(tmp_path)) == 0
     result = json.loads((tmp_path / "nsmc_transformer_quick.json").read_text(encoding="utf-8"))
     assert result["quick"] and set(result["models"]) == {"TF-IDF + logistic regression", "transformer (encoder-only)",
                                                           "BiLSTM (week 5)"}

@@ -1,14 +1,13 @@
 """week07/positional_encoding_comparison: the notebook's given code is the code the benchmark runs,
 the position-encoding interface does nothing by itself, and the length benchmark runs end to end."""
 import ast
-import importlib.util
 import json
 
 import pytest
 import torch
 
 import dlcourse as dl
-from conftest import ROOT
+from conftest import ROOT, run_benchmark
 from dlcourse_staff import notebooks
 from dlcourse_staff.solutions import w07_pe as ref
 
@@ -89,14 +88,7 @@ def test_windows_cover_the_stream_without_overlap():
 def test_length_benchmark_script_quick(tmp_path, needs_multi30k):
     """A smoke run of benchmarks/pe_length_generalization.py on 2,000 real captions: it trains the six
     encodings for a few steps, evaluates at L, 2L, 4L and writes its files."""
-    spec = importlib.util.spec_from_file_location("pe_bench", ROOT / "benchmarks" / "pe_length_generalization.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    threads = torch.get_num_threads()
-    try:
-        assert script.main(["--quick", "--out", str(tmp_path)]) == 0
-    finally:
-        torch.set_num_threads(threads)
+    assert run_benchmark("pe_length_generalization", "--quick", "--out", str(tmp_path)) == 0
     result = json.loads((tmp_path / "pe_length_generalization_quick.json").read_text(encoding="utf-8"))
     assert set(result["results"]) == set(ref.ENCODING_NAMES)
     assert result["results"]["learned"]["ppl_2L"] is None and result["results"]["ALiBi"]["ppl_4L"] > 1

@@ -410,6 +410,14 @@ class _Worker:
             _kill_group(self.proc)
 
 
+def _last_line(path: Path) -> str:
+    try:
+        lines = [ln.strip() for ln in path.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return lines[-1][:300] if lines else ""
+
+
 def run_jobs(root: Path, assignment: str, jobs: list[dict], *, workers: int, env: dict, settings: dict,
              workdir: Path, timeout_of, on_done) -> None:
     """Run ``jobs`` on ``workers`` long-lived workers; ``on_done(job, result_or_None, seconds)``
@@ -432,7 +440,10 @@ def run_jobs(root: Path, assignment: str, jobs: list[dict], *, workers: int, env
                 start = time.perf_counter()
                 result = worker.run(job, timeout_of(job))
                 if result is None:
+                    died = worker.proc.poll() is not None
                     worker.kill()
+                    if died:   # not a hang: say why the worker itself stopped (its log's last line)
+                        job["worker_error"] = _last_line(workdir / f"worker-{number}.log")
                     worker = None
                 on_done(job, result, time.perf_counter() - start)
         finally:
@@ -447,16 +458,19 @@ def run_jobs(root: Path, assignment: str, jobs: list[dict], *, workers: int, env
 
 
 def student_result(root: Path, db_url: str, assignment: str, student: str, result: dict | None, seconds: float,
-                   report_dir: Path, log_path: Path, hard: float) -> StudentResult:
+                   report_dir: Path, log_path: Path, hard: float, worker_error: str | None = None) -> StudentResult:
     """A student's status from the worker's answer and GradeExecute's per-notebook reports."""
     submitted = sorted(p.stem for p in (root / "submitted" / student / assignment).glob("*.ipynb"))
     text = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
     reports = {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in report_dir.glob("*.json")}
     out = StudentResult(student, "graded", notebooks=reports, log=text[-20000:], seconds=seconds)
     rc = None if result is None else result.get("rc")
-    if rc is None:
+    if rc is None and worker_error is not None:
         out.status = "failed"
-        out.reason = f"채점 프로세스가 제한 시간 {hard:.0f}초를 넘었거나 종료되어 중지했습니다 (grader hard limit)"
+        out.reason = f"채점 프로세스가 비정상 종료했습니다 (grader worker died): {worker_error or '원인 불명'}"
+    elif rc is None:
+        out.status = "failed"
+        out.reason = f"채점 프로세스가 제한 시간 {hard:.0f}초를 넘어 중지했습니다 (grader hard limit)"
     elif rc != 0:
         out.status = "failed"
         out.reason = "nbgrader autograde 실패: " + _failure_reason(text)
@@ -565,7 +579,7 @@ def grade_class(root: Path, assignment: str, *, workers: int = 2, students: list
         def graded(job, result, seconds):
             student = job["student"]
             res = student_result(root, db_url, assignment, student, result, seconds, Path(job["report_dir"]),
-                                 Path(job["log"]), hard)
+                                 Path(job["log"]), hard, job.get("worker_error"))
             save_status(db_url, assignment, res, checksums[student])
             with lock:
                 fresh.append(res)
