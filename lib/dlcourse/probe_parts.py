@@ -20,7 +20,7 @@ __all__ = ["over_steps", "ProbeBlock", "GapNet", "ProbeLSTMCell", "TinyForecaste
            "as_numpy", "numpy_generator", "numpy_results", "wavy_sum",
            "ProbeScaledCell", "layout_of",
            "ProbeMaskedAttention", "ProbeEncoderLayer", "ProbeDecoderLayer", "ProbeTranslator", "ProbeMarkovTranslator",
-           "steps_from_one"]
+           "at_steps"]
 
 
 # --- helpers for any check -----------------------------------------------------------------------
@@ -196,9 +196,9 @@ class DecayAttention(CosineAttention):
 
 
 # --- week07/transformer_enc_dec -----------------------------------------------------------------
-def steps_from_one(fn, n, *args, **kwargs):
-    """``[fn(step, *args, **kwargs) for step in 1 … n]``: a 1-based schedule in one request."""
-    return [fn(step, *args, **kwargs) for step in range(1, n + 1)]
+def at_steps(fn, steps, *args, **kwargs):
+    """``[fn(step, *args, **kwargs) for step in steps]``: chosen steps of a schedule in one request."""
+    return [fn(int(step), *args, **kwargs) for step in steps]
 
 
 def _blocked_softmax(scores, blocked):
