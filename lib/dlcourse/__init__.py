@@ -5,14 +5,14 @@ the training loop (:mod:`training`), plot helpers (:mod:`plotting`) and check he
 (:mod:`checks`), model inspection (:mod:`inspect`). Instructor-only parts (reference solutions,
 hidden checks, grading tools) live in a subpackage that the student build leaves out.
 """
-from . import bench, checks, data, inspect, plotting, posenc, runtime, subword, textclf, training
+from . import bench, checks, data, inspect, nmt, plotting, posenc, runtime, subword, textclf, training
 from .checks import CheckFailed, assert_close, assert_shape, assert_true, check_gradients, count_parameters, part
 from .runtime import Context, run_mode, seed_everything, select_device, setup
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "bench", "checks", "data", "inspect", "plotting", "posenc", "runtime", "subword", "textclf", "training",
+    "bench", "checks", "data", "inspect", "nmt", "plotting", "posenc", "runtime", "subword", "textclf", "training",
     "CheckFailed", "assert_close", "assert_shape", "assert_true", "check_gradients", "count_parameters", "part",
     "Context", "run_mode", "seed_everything", "select_device", "setup",
 ]

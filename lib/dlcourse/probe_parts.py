@@ -18,7 +18,9 @@ import torch.nn.functional as F
 __all__ = ["over_steps", "ProbeBlock", "GapNet", "ProbeLSTMCell", "TinyForecaster", "OneStepLSTM", "OneStepLinear",
            "params_with_grads", "as_iterator", "grads_of", "sgd", "CosineAttention", "DecayAttention", "run_steps",
            "as_numpy", "numpy_generator", "numpy_results", "wavy_sum",
-           "ProbeScaledCell", "layout_of"]
+           "ProbeScaledCell", "layout_of",
+           "ProbeMaskedAttention", "ProbeEncoderLayer", "ProbeDecoderLayer", "ProbeTranslator", "ProbeMarkovTranslator",
+           "at_steps"]
 
 
 # --- helpers for any check -----------------------------------------------------------------------
@@ -193,6 +195,160 @@ class DecayAttention(CosineAttention):
         return (weights.unsqueeze(1) @ keys).squeeze(1), weights, weights
 
 
+# --- week07/transformer_enc_dec -----------------------------------------------------------------
+def at_steps(fn, steps, *args, **kwargs):
+    """``[fn(step, *args, **kwargs) for step in steps]``: chosen steps of a schedule in one request."""
+    return [fn(int(step), *args, **kwargs) for step in steps]
+
+
+def _blocked_softmax(scores, blocked):
+    """softmax over the last axis with blocked positions at weight 0; a fully blocked row is all
+    zeros (finite gradients too)."""
+    empty = blocked.all(dim=-1, keepdim=True)
+    scores = scores.masked_fill(blocked, float("-inf")).masked_fill(empty, 0.0)
+    return torch.softmax(scores, dim=-1).masked_fill(empty, 0.0)
+
+
+class ProbeMaskedAttention(nn.Module):
+    """A stand-in for the notebook's MultiHeadAttention, for grading the layers without it: the
+    same constructor, call, masks and parameter names (q_proj, k_proj, v_proj, out_proj), but a
+    cosine score with a fixed temperature in every head instead of the scaled dot product, and no
+    dropout. It keeps its constructor arguments in ``args``."""
+
+    def __init__(self, d_model, n_heads, dropout=0.0, bias=True):
+        super().__init__()
+        self.args = dict(d_model=d_model, n_heads=n_heads, dropout=dropout, bias=bias)
+        self.n_heads = n_heads
+        self.q_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.k_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.v_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+
+    def forward(self, query, key, value, key_padding_mask=None, attn_mask=None):
+        def heads(x):
+            return x.unflatten(-1, (self.n_heads, -1)).transpose(1, 2)   # (B, h, L, d/h)
+        q = F.normalize(heads(self.q_proj(query)), dim=-1)
+        k = F.normalize(heads(self.k_proj(key)), dim=-1)
+        scores = 3.0 * q @ k.transpose(-2, -1)                           # (B, h, T, S)
+        blocked = torch.zeros(scores.shape[-2:], dtype=torch.bool, device=scores.device)
+        if attn_mask is not None:
+            blocked = blocked | attn_mask
+        if key_padding_mask is not None:
+            blocked = blocked | key_padding_mask[:, None, None, :]
+        weights = _blocked_softmax(scores, blocked)
+        out = (weights @ heads(self.v_proj(value))).transpose(1, 2).flatten(-2)
+        return self.out_proj(out), weights
+
+
+class ProbeEncoderLayer(nn.Module):
+    """A stand-in for the notebook's EncoderLayer (same constructor and call): one cosine
+    attention and a tanh feed-forward, LayerNorm first or last as ``norm_first`` says, no dropout.
+    It keeps its constructor arguments in ``args``."""
+
+    def __init__(self, d_model, n_heads, d_ff, dropout=0.1, norm_first=False):
+        super().__init__()
+        self.args = dict(d_model=d_model, n_heads=n_heads, d_ff=d_ff, dropout=dropout, norm_first=norm_first)
+        self.self_attn = ProbeMaskedAttention(d_model, n_heads)
+        self.linear1 = nn.Linear(d_model, d_ff)
+        self.linear2 = nn.Linear(d_ff, d_model)
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(self, x, src_key_padding_mask=None):
+        h = self.norm(x) if self.args["norm_first"] else x
+        h = x + self.self_attn(h, h, h, key_padding_mask=src_key_padding_mask)[0]
+        h = h + self.linear2(torch.tanh(self.linear1(h)))
+        return h if self.args["norm_first"] else self.norm(h)
+
+
+class ProbeDecoderLayer(nn.Module):
+    """A stand-in for the notebook's DecoderLayer (same constructor and call): cosine self- and
+    cross-attention with the masks it is given, a tanh feed-forward, one LayerNorm, no dropout.
+    It keeps its constructor arguments in ``args``."""
+
+    def __init__(self, d_model, n_heads, d_ff, dropout=0.1, norm_first=False):
+        super().__init__()
+        self.args = dict(d_model=d_model, n_heads=n_heads, d_ff=d_ff, dropout=dropout, norm_first=norm_first)
+        self.self_attn = ProbeMaskedAttention(d_model, n_heads)
+        self.cross_attn = ProbeMaskedAttention(d_model, n_heads)
+        self.linear1 = nn.Linear(d_model, d_ff)
+        self.linear2 = nn.Linear(d_ff, d_model)
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(self, x, memory, tgt_mask=None, tgt_key_padding_mask=None, memory_key_padding_mask=None):
+        h = self.norm(x) if self.args["norm_first"] else x
+        h = x + self.self_attn(h, h, h, key_padding_mask=tgt_key_padding_mask, attn_mask=tgt_mask)[0]
+        h = h + self.cross_attn(h, memory, memory, key_padding_mask=memory_key_padding_mask)[0]
+        h = h + self.linear2(torch.tanh(self.linear1(h)))
+        return h if self.args["norm_first"] else self.norm(h)
+
+
+class ProbeTranslator(nn.Module):
+    """A small translation model with the notebook's interface, for grading the loss and the
+    decoders without the student's transformer:
+
+        encode(src (B, S)) → memory (B, S, D), src_pad (B, S) bool (True at pad_id)
+        decode(tgt_in (B, T), memory, src_pad) → states (B, T, D): a GRU over the target prefix
+            that starts from the mean of the real source positions (causal by construction)
+        generator: Linear(D, V); forward(src, tgt_in) → generator(decode(tgt_in, *encode(src))) (B, T, V)
+
+    Rows of a batch never influence each other, so batched and one-by-one decoding agree."""
+
+    def __init__(self, src_vocab, tgt_vocab, d_model=8, pad_id=0):
+        super().__init__()
+        self.pad_id = pad_id
+        self.src_embed = nn.Embedding(src_vocab, d_model)
+        self.tgt_embed = nn.Embedding(tgt_vocab, d_model)
+        self.rnn = nn.GRU(d_model, d_model, batch_first=True)
+        self.generator = nn.Linear(d_model, tgt_vocab)
+
+    def encode(self, src):
+        src_pad = src == self.pad_id
+        return torch.tanh(self.src_embed(src)), src_pad
+
+    def decode(self, tgt_in, memory, src_pad):
+        keep = (~src_pad).unsqueeze(-1).to(memory.dtype)
+        start = (memory * keep).sum(1) / keep.sum(1).clamp_min(1.0)        # (B, D)
+        out, _ = self.rnn(self.tgt_embed(tgt_in), start.unsqueeze(0).contiguous())
+        return out
+
+    def forward(self, src, tgt_in):
+        return self.generator(self.decode(tgt_in, *self.encode(src)))
+
+
+class ProbeMarkovTranslator(nn.Module):
+    """A translation model whose next-token logits are ``table[previous token]`` plus a bias from the
+    source (the mean of ``src_embed`` over its real tokens, in vocabulary space): a Markov chain per
+    sentence, so the grader can set up exactly when each sentence ends and what would follow its
+    ``<eos>``. Same interface as the notebook's model; ``calls`` records the prefix length of every
+    ``decode`` call (the number of decoding steps).
+
+        encode(src (B, S)) → memory (B, S, V), src_pad (B, S)
+        decode(prefix (B, T), memory, src_pad) → states (B, T, 2V): one-hot previous token | source bias
+        generator(states) → logits (B, T, V)"""
+
+    def __init__(self, src_vocab, tgt_vocab, pad_id=0):
+        super().__init__()
+        self.pad_id = pad_id
+        self.table = nn.Parameter(torch.zeros(tgt_vocab, tgt_vocab))
+        self.src_embed = nn.Embedding(src_vocab, tgt_vocab)
+        self.calls = []
+
+    def encode(self, src):
+        return self.src_embed(src), src == self.pad_id
+
+    def decode(self, tgt_in, memory, src_pad):
+        self.calls.append(int(tgt_in.shape[1]))
+        keep = (~src_pad).unsqueeze(-1).to(memory.dtype)
+        bias = (memory * keep).sum(1) / keep.sum(1).clamp_min(1.0)            # (B, V)
+        one_hot = F.one_hot(tgt_in, self.table.shape[0]).to(memory.dtype)      # (B, T, V)
+        return torch.cat([one_hot, bias[:, None, :].expand(-1, tgt_in.shape[1], -1)], dim=-1)
+
+    def generator(self, states):
+        vocab = self.table.shape[0]
+        return states[..., :vocab] @ self.table + states[..., vocab:]
+
+    def forward(self, src, tgt_in):
+        return self.generator(self.decode(tgt_in, *self.encode(src)))
 # --- week03/foundations ----------------------------------------------------------------------------
 # The week-3 notebook's first exercises are written in NumPy. The probe carries tensors; these
 # helpers turn what the grader sends into NumPy arrays in the kernel (and NumPy arrays come back
