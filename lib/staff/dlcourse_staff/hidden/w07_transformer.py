@@ -156,7 +156,7 @@ def mha(k, MultiHeadAttention) -> None:
     own = (x, x, x)
     causal = torch.ones(6, 6, dtype=torch.bool).triu(1)
     padded = _lengths_mask([6, 3], 6)
-    with case("MultiHeadAttention(8, 2): 자기 어텐션, 인과 마스크 attn_mask(6×6) + 키 패딩 마스크"):
+    with case("MultiHeadAttention(8, 2): 셀프 어텐션, 인과 마스크 attn_mask(6×6) + 키 패딩 마스크"):
         _mha(k, MultiHeadAttention, (8, 2), {}, own, 703, kpm=padded, attn=causal)
     with case("MultiHeadAttention(6, 1): 헤드 1개, 배치 1, T=1, S=4"):
         one = (torch.randn(1, 1, 6, generator=g), torch.randn(1, 4, 6, generator=g), torch.randn(1, 4, 6, generator=g))
