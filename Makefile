@@ -21,6 +21,8 @@ export JUPYTER_DATA_DIR := $(CURDIR)/.jupyter/data
 export JUPYTER_RUNTIME_DIR := $(CURDIR)/.jupyter/runtime
 export IPYTHONDIR := $(CURDIR)/.jupyter/ipython
 export MPLCONFIGDIR := $(CURDIR)/.jupyter/matplotlib
+# nbgrader runs `alembic` (gradebook migrations) from PATH: the venv's tools come first
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: setup demo test report release student-wheel student-bundle lab labs clean grade formgrader formgrader-demo
 

@@ -464,7 +464,11 @@ def run_jobs(root: Path, assignment: str, jobs: list[dict], *, workers: int, env
                 start = time.perf_counter()
                 result = worker.run(job, timeout_of(job))
                 if result is None:
-                    died = worker.proc.poll() is not None
+                    try:   # the pipe may close a moment before the process is gone
+                        worker.proc.wait(timeout=5)
+                        died = True
+                    except subprocess.TimeoutExpired:
+                        died = False
                     worker.kill()
                     if died:   # not a hang: say why the worker itself stopped (its log's last line)
                         job["worker_error"] = _last_line(workdir / f"worker-{number}.log")
