@@ -320,6 +320,39 @@ def test_no_kernel_outlives_the_grading(graded):
     assert not alive, alive
 
 
+def test_adversarial_table(graded):
+    """Case, expected, got — printed, and written to $DLCOURSE_ADVERSARIAL_TABLE when set. (Before the
+    re-run test below, which hands in new work for some students.)"""
+    rows = ["| case | notebook | expected | got | status |", "|---|---|---|---|---|"]
+
+    def fmt(parts):
+        return "nothing" if not parts else ("all parts" if parts == "all" else ", ".join(sorted(p.replace("-test", "")
+                                                                                          for p in parts)))
+
+    for (student, rel), want in sorted(graded["expected"].items()):
+        if student in ("src", "perfect", "blank", "mutant"):
+            continue
+        assignment, stem = rel.split("/")[0], Path(rel).stem
+        result = graded["assignments"][assignment]["results"][student]
+        cells = _scores(graded, assignment, student).get(stem, {})
+        lost = {gid for gid, (score, top) in cells.items() if score < top}
+        everything = set(cells)
+        rows.append(f"| {student} | {rel} | {fmt('all' if want == everything else want)} lost | "
+                    f"{fmt('all' if lost == everything else lost)} lost | {result.status} |")
+    if INFRA in graded["assignments"]:
+        for case, expected in bank.CASES.items():
+            result = graded["assignments"][INFRA]["results"][f"infra-{case}"]
+            cells = _scores(graded, INFRA, f"infra-{case}").get(NB_NAME, {})
+            lost = {gid for gid, (score, top) in cells.items() if score < top}
+            rows.append(f"| infra: {case} | {bank.NOTEBOOK} | {fmt(expected['lost'])} lost, {expected['status']} | "
+                        f"{fmt(lost)} lost | {result.status} |")
+    table = "\n".join(rows) + "\n"
+    print("\n" + table)
+    if os.environ.get("DLCOURSE_ADVERSARIAL_TABLE"):
+        Path(os.environ["DLCOURSE_ADVERSARIAL_TABLE"]).write_text(table, encoding="utf-8")
+    assert len(rows) > 2
+
+
 def test_rerun_changes_nothing_then_regrades_only_what_changed(graded):
     root, db_url = graded["root"], graded["db_url"]
 
@@ -367,34 +400,3 @@ def test_release_regenerates_while_the_gradebook_holds_submissions(graded):
         (root / "release" / INFRA / extra.name).unlink(missing_ok=True)
     assert classgrade.load_statuses(graded["db_url"], INFRA), "the course gradebook lost its grades"
 
-
-def test_adversarial_table(graded):
-    """Case, expected, got — printed, and written to $DLCOURSE_ADVERSARIAL_TABLE when set."""
-    rows = ["| case | notebook | expected | got | status |", "|---|---|---|---|---|"]
-
-    def fmt(parts):
-        return "nothing" if not parts else ("all parts" if parts == "all" else ", ".join(sorted(p.replace("-test", "")
-                                                                                          for p in parts)))
-
-    for (student, rel), want in sorted(graded["expected"].items()):
-        if student in ("src", "perfect", "blank", "mutant"):
-            continue
-        assignment, stem = rel.split("/")[0], Path(rel).stem
-        result = graded["assignments"][assignment]["results"][student]
-        cells = _scores(graded, assignment, student).get(stem, {})
-        lost = {gid for gid, (score, top) in cells.items() if score < top}
-        everything = set(cells)
-        rows.append(f"| {student} | {rel} | {fmt('all' if want == everything else want)} lost | "
-                    f"{fmt('all' if lost == everything else lost)} lost | {result.status} |")
-    if INFRA in graded["assignments"]:
-        for case, expected in bank.CASES.items():
-            result = graded["assignments"][INFRA]["results"][f"infra-{case}"]
-            cells = _scores(graded, INFRA, f"infra-{case}").get(NB_NAME, {})
-            lost = {gid for gid, (score, top) in cells.items() if score < top}
-            rows.append(f"| infra: {case} | {bank.NOTEBOOK} | {fmt(expected['lost'])} lost, {expected['status']} | "
-                        f"{fmt(lost)} lost | {result.status} |")
-    table = "\n".join(rows) + "\n"
-    print("\n" + table)
-    if os.environ.get("DLCOURSE_ADVERSARIAL_TABLE"):
-        Path(os.environ["DLCOURSE_ADVERSARIAL_TABLE"]).write_text(table, encoding="utf-8")
-    assert len(rows) > 2
