@@ -19,8 +19,13 @@ from dlcourse.checks import CheckFailed, assert_close, assert_shape
 from ..probe import Kernel, Remote, RemoteError, flatten, meta
 from ._registry import NOT_IMPLEMENTED, short
 
-__all__ = ["case", "fail", "generator", "same_layout", "randomize", "compare_module", "compare_call",
+__all__ = ["call_label", "case", "fail", "generator", "same_layout", "randomize", "compare_module", "compare_call",
            "output_weights", "is_tensor", "expect_tensor", "expect_float", "meta", "flatten", "source_loops"]
+
+
+def call_label(name: str, kwargs: dict) -> str:
+    """``name(k1=v1, k2=v2)``: a case label that shows the call it checks."""
+    return name + "(" + ", ".join(f"{k}={v}" for k, v in kwargs.items()) + ")"
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from dlcourse.checks import assert_close, assert_shape, assert_true
 
 from ..solutions import w08_gpt as ref
 from ._registry import register
-from ._tools import case, compare_call, compare_module, expect_tensor, fail, generator, meta, randomize
+from ._tools import call_label, case, compare_call, compare_module, expect_tensor, fail, generator, meta, randomize
 
 NEG_INF = float("-inf")
 
@@ -234,7 +234,7 @@ def count(k, count_gpt_params) -> None:
                dict(GPT2_SMALL, n_head=3),
                dict(vocab_size=50257, block_size=2048, n_layer=96, n_head=96, n_embd=12288)]
     for cfg in configs:
-        with case("count_gpt_params(" + ", ".join(f"{n}={v}" for n, v in cfg.items()) + ")"):
+        with case(call_label("count_gpt_params", cfg)):
             got = count_gpt_params.call(**cfg)
             want = ref.count_gpt_params(**cfg)
             if not isinstance(got, dict) or sorted(got) != sorted(want):

@@ -22,7 +22,7 @@ from dlcourse.checks import assert_close, assert_shape, assert_true
 from ..probe import RemoteError
 from ..solutions import w08_midterm as ref
 from ._registry import register
-from ._tools import case, compare_call, compare_module, expect_tensor, fail, generator, meta, randomize, same_layout
+from ._tools import call_label, case, compare_call, compare_module, expect_tensor, fail, generator, meta, randomize, same_layout
 
 
 def _randn(*shape, seed, scale=1.0, dtype=torch.float32):
@@ -360,7 +360,7 @@ def transformer(k, Transformer) -> None:
                  norm_first=False, pad_id=1),
         ]
         for i, cfg in enumerate(configs):
-            label = "Transformer(" + ", ".join(f"{n}={v}" for n, v in cfg.items()) + ")"
+            label = call_label("Transformer", cfg)
             with case(label):
                 B, S, T = 3, 7, 5
                 src = _ids([7, 5, 2], S, cfg["src_vocab"], 970 + i, cfg["pad_id"])
@@ -393,7 +393,7 @@ def classifier(k, TransformerClassifier) -> None:
                  norm_first=False, pad_id=3),
         ]
         for i, cfg in enumerate(configs):
-            label = "TransformerClassifier(" + ", ".join(f"{n}={v}" for n, v in cfg.items()) + ")"
+            label = call_label("TransformerClassifier", cfg)
             with case(label + ", 길이 9·5·1·3"):
                 ids = _ids([9, 5, 1, 3], 9, cfg["vocab_size"], 1000 + i, cfg["pad_id"])
                 compare_module(k, TransformerClassifier(**cfg), ref.TransformerClassifier(**cfg), (ids,), seed=1010 + i)
